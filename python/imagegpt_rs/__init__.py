@@ -1,0 +1,51 @@
+"""imagegpt-rs: transformers-compatible ImageGPT classes backed by a Rust core.
+
+Public names are imported lazily (PEP 562), so ``import imagegpt_rs`` stays fast and never imports
+transformers, torch, onnx or PIL.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._native import __version__
+from .errors import (
+    ConfigValidationError,
+    ImageDecodeError,
+    ImageGPTError,
+    InputError,
+    PaletteError,
+)
+
+# public name -> submodule that defines it
+_LAZY: dict[str, str] = {
+    "ImageGPTConfig": "configuration",
+    "check_compatible": "configuration",
+}
+
+__all__ = [
+    "__version__",
+    "ImageGPTError",
+    "ConfigValidationError",
+    "PaletteError",
+    "InputError",
+    "ImageDecodeError",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .configuration import ImageGPTConfig, check_compatible
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imagegpt_rs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,367 @@
+//! Validation rules of an `ImageGPTConfig`.
+//!
+//! The Python layer hands every validated field over as a [`Value`] (the Python object reduced to what
+//! the rules need to see) and gets back every [`Violation`] at once, each naming the field, the value
+//! and the rule it breaks.
+
+use std::fmt;
+
+/// A config field's value as the rules see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Python `None` (or JSON `null`).
+    None,
+    /// A Python `bool` (never accepted where an integer is required).
+    Bool(bool),
+    /// A Python `int` that fits in i64.
+    Int(i64),
+    /// A Python `int` that does not fit in i64 (the text is its decimal form).
+    BigInt(String),
+    /// A Python `float`.
+    Float(f64),
+    /// A Python `str`.
+    Str(String),
+    /// Anything else: the text is `repr(value)` and the type name.
+    Other { repr: String, type_name: String },
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::None => write!(f, "None"),
+            Value::Bool(b) => write!(f, "{}", if *b { "True" } else { "False" }),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::BigInt(s) => write!(f, "{s}"),
+            Value::Float(x) => {
+                if x.is_nan() {
+                    write!(f, "nan")
+                } else if x.is_infinite() {
+                    write!(f, "{}", if *x > 0.0 { "inf" } else { "-inf" })
+                } else if x.fract() == 0.0 && x.abs() < 1e16 {
+                    write!(f, "{x:.1}")
+                } else {
+                    write!(f, "{x}")
+                }
+            }
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Other { repr, type_name } => write!(f, "{repr} (type {type_name})"),
+        }
+    }
+}
+
+impl Value {
+    fn type_name(&self) -> &str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::BigInt(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Other { type_name, .. } => type_name,
+        }
+    }
+}
+
+/// One broken rule: which field, its value, and what the rule demands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub value: String,
+    pub rule: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}", self.field, self.value, self.rule)
+    }
+}
+
+/// Activation names that transformers 4.57's `ACT2FN` accepts (`activations.py`).
+pub const ACTIVATION_FUNCTIONS: &[&str] = &[
+    "gelu",
+    "gelu_10",
+    "gelu_fast",
+    "gelu_new",
+    "gelu_python",
+    "gelu_pytorch_tanh",
+    "gelu_accurate",
+    "laplace",
+    "leaky_relu",
+    "linear",
+    "mish",
+    "quick_gelu",
+    "relu",
+    "relu2",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "swish",
+    "tanh",
+    "prelu",
+    "xielu",
+];
+
+/// What a field must be.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// An int (not a bool) >= 1.
+    PositiveInt,
+    /// None or an int >= 1.
+    OptionalPositiveInt,
+    /// A finite int or float in [0, 1].
+    Probability,
+    /// A finite int or float > 0.
+    PositiveFinite,
+    /// A finite int or float >= 0.
+    NonNegativeFinite,
+    /// A bool.
+    Bool,
+    /// One of [`ACTIVATION_FUNCTIONS`].
+    Activation,
+}
+
+/// The validated fields of `ImageGPTConfig` and their rules, in signature order.
+const FIELD_RULES: &[(&str, Rule)] = &[
+    ("vocab_size", Rule::PositiveInt),
+    ("n_positions", Rule::PositiveInt),
+    ("n_embd", Rule::PositiveInt),
+    ("n_layer", Rule::PositiveInt),
+    ("n_head", Rule::PositiveInt),
+    ("n_inner", Rule::OptionalPositiveInt),
+    ("activation_function", Rule::Activation),
+    ("resid_pdrop", Rule::Probability),
+    ("embd_pdrop", Rule::Probability),
+    ("attn_pdrop", Rule::Probability),
+    ("layer_norm_epsilon", Rule::PositiveFinite),
+    ("initializer_range", Rule::NonNegativeFinite),
+    ("scale_attn_weights", Rule::Bool),
+    ("use_cache", Rule::Bool),
+    ("tie_word_embeddings", Rule::Bool),
+    ("scale_attn_by_inverse_layer_idx", Rule::Bool),
+    ("reorder_and_upcast_attn", Rule::Bool),
+];
+
+/// Names of the fields that [`validate_imagegpt_config`] checks.
+pub fn validated_fields() -> impl Iterator<Item = &'static str> {
+    FIELD_RULES.iter().map(|(name, _)| *name)
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(x) => Some(*x),
+        Value::BigInt(s) => s.parse::<f64>().ok(),
+        _ => None,
+    }
+}
+
+fn check(rule: Rule, v: &Value) -> Result<(), String> {
+    let got = v.type_name();
+    match rule {
+        Rule::PositiveInt | Rule::OptionalPositiveInt => match v {
+            Value::None if matches!(rule, Rule::OptionalPositiveInt) => Ok(()),
+            Value::Int(i) if *i >= 1 => Ok(()),
+            Value::BigInt(s) if !s.starts_with('-') => Ok(()),
+            Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 1".into()),
+            _ => Err(format!(
+                "must be an integer >= 1{}, got {got}",
+                if matches!(rule, Rule::OptionalPositiveInt) { " or None" } else { "" }
+            )),
+        },
+        Rule::Probability | Rule::PositiveFinite | Rule::NonNegativeFinite => {
+            let what = match rule {
+                Rule::Probability => "a finite number in [0, 1]",
+                Rule::PositiveFinite => "a finite number > 0",
+                _ => "a finite number >= 0",
+            };
+            match as_number(v) {
+                None => Err(format!("must be {what}, got {got}")),
+                Some(x) => {
+                    let ok = x.is_finite()
+                        && match rule {
+                            Rule::Probability => (0.0..=1.0).contains(&x),
+                            Rule::PositiveFinite => x > 0.0,
+                            _ => x >= 0.0,
+                        };
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(format!("must be {what}"))
+                    }
+                }
+            }
+        }
+        Rule::Bool => match v {
+            Value::Bool(_) => Ok(()),
+            _ => Err(format!("must be a bool (True or False), got {got}")),
+        },
+        Rule::Activation => match v {
+            Value::Str(s) if ACTIVATION_FUNCTIONS.contains(&s.as_str()) => Ok(()),
+            _ => Err(format!(
+                "must be one of transformers' activation names: {}",
+                ACTIVATION_FUNCTIONS.join(", ")
+            )),
+        },
+    }
+}
+
+/// Checks every rule of `ImageGPTConfig` on `fields` (name, value) and returns every violation, in
+/// field order. Fields that are missing from `fields` are not checked; unknown names are ignored
+/// (they are free-form attributes, as in transformers).
+pub fn validate_imagegpt_config(fields: &[(String, Value)]) -> Vec<Violation> {
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let mut out = Vec::new();
+    for (name, rule) in FIELD_RULES {
+        if let Some(v) = get(name) {
+            if let Err(rule_text) = check(*rule, v) {
+                out.push(Violation { field: (*name).to_string(), value: v.to_string(), rule: rule_text });
+            }
+        }
+    }
+    // Cross-field rule: the attention heads split the embedding evenly.
+    if let (Some(Value::Int(n_embd)), Some(Value::Int(n_head))) = (get("n_embd"), get("n_head")) {
+        if *n_embd >= 1 && *n_head >= 1 && n_embd % n_head != 0 {
+            out.push(Violation {
+                field: "n_embd".into(),
+                value: n_embd.to_string(),
+                rule: format!("must be divisible by n_head ({n_head})"),
+            });
+        }
+    }
+    out
+}
+
+/// Explains a mismatch between a model config and its preprocessing: the vocabulary holds the
+/// clusters plus the start-of-sequence token, and the positions cover every pixel.
+pub fn check_compatible(
+    vocab_size: i64,
+    n_positions: i64,
+    n_clusters: Option<i64>,
+    image_size: Option<(i64, i64)>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if let Some(k) = n_clusters {
+        if vocab_size != k + 1 {
+            out.push(Violation {
+                field: "vocab_size".into(),
+                value: vocab_size.to_string(),
+                rule: format!(
+                    "must be n_clusters + 1 = {} (one token per color cluster plus the start-of-sequence token)",
+                    k + 1
+                ),
+            });
+        }
+    }
+    if let Some((h, w)) = image_size {
+        if n_positions < h * w {
+            out.push(Violation {
+                field: "n_positions".into(),
+                value: n_positions.to_string(),
+                rule: format!("must be >= height * width = {h} * {w} = {} (one position per pixel)", h * w),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn official(n_embd: i64, n_head: i64, n_layer: i64) -> Vec<(String, Value)> {
+        vec![
+            ("vocab_size".into(), Value::Int(513)),
+            ("n_positions".into(), Value::Int(1024)),
+            ("n_embd".into(), Value::Int(n_embd)),
+            ("n_layer".into(), Value::Int(n_layer)),
+            ("n_head".into(), Value::Int(n_head)),
+            ("n_inner".into(), Value::None),
+            ("activation_function".into(), Value::Str("quick_gelu".into())),
+            ("resid_pdrop".into(), Value::Float(0.1)),
+            ("embd_pdrop".into(), Value::Float(0.1)),
+            ("attn_pdrop".into(), Value::Float(0.1)),
+            ("layer_norm_epsilon".into(), Value::Float(1e-5)),
+            ("initializer_range".into(), Value::Float(0.02)),
+            ("scale_attn_weights".into(), Value::Bool(true)),
+            ("use_cache".into(), Value::Bool(true)),
+            ("tie_word_embeddings".into(), Value::Bool(false)),
+            ("scale_attn_by_inverse_layer_idx".into(), Value::Bool(false)),
+            ("reorder_and_upcast_attn".into(), Value::Bool(false)),
+        ]
+    }
+
+    fn set(mut f: Vec<(String, Value)>, name: &str, v: Value) -> Vec<(String, Value)> {
+        for (n, old) in f.iter_mut() {
+            if n == name {
+                *old = v.clone();
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn official_configs_pass() {
+        for (e, h, l) in [(512, 8, 24), (1024, 8, 36), (1536, 16, 48)] {
+            assert_eq!(validate_imagegpt_config(&official(e, h, l)), vec![]);
+        }
+    }
+
+    #[test]
+    fn bool_is_not_an_int() {
+        let v = validate_imagegpt_config(&set(official(512, 8, 24), "n_layer", Value::Bool(true)));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].field, "n_layer");
+        assert_eq!(v[0].value, "True");
+        assert!(v[0].rule.contains("integer"), "{}", v[0].rule);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let f = official(500, 8, 24);
+        let f = set(f, "resid_pdrop", Value::Float(1.5));
+        let f = set(f, "layer_norm_epsilon", Value::Float(0.0));
+        let f = set(f, "initializer_range", Value::Float(f64::NAN));
+        let f = set(f, "use_cache", Value::Int(1));
+        let f = set(f, "activation_function", Value::Str("gelu2".into()));
+        let f = set(f, "n_inner", Value::Int(0));
+        let v = validate_imagegpt_config(&f);
+        let fields: Vec<&str> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "n_inner",
+                "activation_function",
+                "resid_pdrop",
+                "layer_norm_epsilon",
+                "initializer_range",
+                "use_cache",
+                "n_embd"
+            ]
+        );
+        assert_eq!(v[2].to_string(), "resid_pdrop = 1.5: must be a finite number in [0, 1]");
+        assert_eq!(v[6].to_string(), "n_embd = 500: must be divisible by n_head (8)");
+    }
+
+    #[test]
+    fn sizes_must_be_positive() {
+        for field in ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head"] {
+            let v = validate_imagegpt_config(&set(official(512, 8, 24), field, Value::Int(0)));
+            assert!(v.iter().any(|x| x.field == field && x.rule.contains(">= 1")), "{field}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn ints_are_accepted_as_probabilities() {
+        let v = validate_imagegpt_config(&set(official(512, 8, 24), "attn_pdrop", Value::Int(0)));
+        assert_eq!(v, vec![]);
+    }
+
+    #[test]
+    fn compatibility() {
+        assert_eq!(check_compatible(513, 1024, Some(512), Some((32, 32))), vec![]);
+        let v = check_compatible(512, 1000, Some(512), Some((32, 32)));
+        assert_eq!(v.len(), 2);
+        assert!(v[0].rule.contains("513"));
+        assert!(v[1].rule.contains("1024"));
+    }
+}

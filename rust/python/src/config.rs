@@ -1,0 +1,78 @@
+//! Bindings of `imagegpt_core::config`: Python values in, violations out.
+
+use imagegpt_core::config::{self, Value, Violation};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+
+/// Reduces a Python object to the [`Value`] the rules look at.
+fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::None);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::Str(s.to_str()?.to_owned()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(match obj.extract::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::BigInt(obj.str()?.to_str()?.to_owned()),
+        });
+    }
+    let type_name = obj.get_type().name()?.to_str()?.to_owned();
+    Ok(Value::Other { repr: obj.repr()?.to_str()?.to_owned(), type_name })
+}
+
+fn to_tuples(v: Vec<Violation>) -> Vec<(String, String, String)> {
+    v.into_iter().map(|x| (x.field, x.value, x.rule)).collect()
+}
+
+/// Checks the validated fields present in `fields` (a dict) and returns every violation as
+/// `(field, value, rule)` tuples, in field order; an empty list when the config is valid.
+#[pyfunction]
+fn config_violations(fields: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String, String)>> {
+    let mut values = Vec::with_capacity(fields.len());
+    for name in config::validated_fields() {
+        if let Some(v) = fields.get_item(name)? {
+            values.push((name.to_owned(), to_value(&v)?));
+        }
+    }
+    Ok(to_tuples(config::validate_imagegpt_config(&values)))
+}
+
+/// The names of the fields `config_violations` checks.
+#[pyfunction]
+fn validated_config_fields() -> Vec<&'static str> {
+    config::validated_fields().collect()
+}
+
+/// The activation names the config accepts (transformers' `ACT2FN` keys).
+#[pyfunction]
+fn activation_functions() -> Vec<&'static str> {
+    config::ACTIVATION_FUNCTIONS.to_vec()
+}
+
+/// Violations of the model/preprocessing contract (see `imagegpt_rs.check_compatible`).
+#[pyfunction]
+#[pyo3(signature = (vocab_size, n_positions, n_clusters=None, image_size=None))]
+fn compatibility_violations(
+    vocab_size: i64,
+    n_positions: i64,
+    n_clusters: Option<i64>,
+    image_size: Option<(i64, i64)>,
+) -> Vec<(String, String, String)> {
+    to_tuples(config::check_compatible(vocab_size, n_positions, n_clusters, image_size))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(config_violations, m)?)?;
+    m.add_function(wrap_pyfunction!(validated_config_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(activation_functions, m)?)?;
+    m.add_function(wrap_pyfunction!(compatibility_violations, m)?)?;
+    Ok(())
+}

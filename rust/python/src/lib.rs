@@ -1,0 +1,18 @@
+//! `imagegpt_rs._native`: the PyO3 bindings of `imagegpt-core`.
+//!
+//! This crate only converts types and errors and releases the GIL around core calls; every rule and
+//! algorithm lives in `rust/core`. One module per concept of the core.
+
+use pyo3::prelude::*;
+
+mod config;
+mod errors;
+
+/// The native module. It holds no Python-global state, so it is declared safe for free-threaded
+/// Python (`gil_used = false`).
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    config::register(m)?;
+    Ok(())
+}
