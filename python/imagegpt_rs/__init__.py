@@ -22,6 +22,9 @@ from .errors import (
 _LAZY: dict[str, str] = {
     "ImageGPTConfig": "configuration",
     "check_compatible": "configuration",
+    "ImageGPTImageProcessor": "image_processing",
+    "BatchFeature": "batch_feature",
+    "default_palette": "palettes",
 }
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .batch_feature import BatchFeature
     from .configuration import ImageGPTConfig, check_compatible
+    from .image_processing import ImageGPTImageProcessor
+    from .palettes import default_palette
 
 
 def __getattr__(name: str) -> Any:
