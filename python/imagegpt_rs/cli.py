@@ -1,0 +1,267 @@
+"""The ``imagegpt-rs`` command line (also ``python -m imagegpt_rs``).
+
+Exit codes: 0 done; 1 failed (the message says why); 2 bad command line; 3 done but some inputs could
+not be encoded (``--on-error skip``; the manifest lists them) or a config has problems (``validate``);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+import zlib
+from typing import Any, Sequence
+
+import numpy as np
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            h, w = text.lower().split("x", 1)
+            size = (int(h), int(w))
+        else:
+            size = (int(text), int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or HxW (e.g. 32 or 32x48), got {text!r}") from None
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return size
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="imagegpt-rs",
+        description="Turn images into ImageGPT tokens (input_ids) fast, look at tokens as images, check configs.",
+        epilog="Example: imagegpt-rs encode photos/ -o tokens/ --size 32 && imagegpt-rs preview tokens/ -o sheet.png",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    e = sub.add_parser(
+        "encode",
+        help="encode image files into sharded token arrays",
+        description="Decode, resize (Pillow-exact) and color-quantize images into input_ids, in parallel, "
+        "writing shards and a manifest.json to OUT. A killed run can be finished with --resume.",
+    )
+    e.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
+    e.add_argument("-o", "--out", required=True, help="output directory")
+    e.add_argument("--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette")
+    e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
+    e.add_argument("--workers", type=int, default=None, help="worker threads (default: all cores)")
+    e.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="stop at the first bad file, or skip and report bad files")
+    e.add_argument("--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards")
+    e.add_argument("--format", choices=["npy", "parquet"], default="npy", help="shard format (parquet needs pyarrow)")
+    e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
+    e.add_argument("--shard-size", type=int, default=4096, help="images per shard (default 4096)")
+    e.add_argument("--draft", action="store_true", help="JPEG DCT-domain downscaling while decoding: faster, not bit-exact")
+    e.add_argument("--quiet", action="store_true", help="no progress output")
+
+    v = sub.add_parser(
+        "preview",
+        help="draw tokens back as images in a PNG contact sheet",
+        description="Decode token ids to their cluster colors and tile them into one PNG.",
+    )
+    v.add_argument("tokens", help="an encode output directory, or a .npy file of ids (N, H*W)")
+    v.add_argument("-o", "--out", default="preview.png", help="PNG file to write (default preview.png)")
+    v.add_argument("--config", help="preprocessor_config.json for a .npy input (default: built-in palette)")
+    v.add_argument("--size", type=_size, help="image size HxW for a .npy input (default: square)")
+    v.add_argument("--max-images", type=int, default=64, help="at most this many images (default 64)")
+    v.add_argument("--columns", type=int, default=8, help="images per row (default 8)")
+    v.add_argument("--scale", type=int, default=4, help="pixel magnification (default 4)")
+
+    c = sub.add_parser(
+        "validate",
+        help="check config.json / preprocessor_config.json files and print every problem",
+        description="Validate model configs (config.json) and processor configs (preprocessor_config.json).",
+    )
+    c.add_argument("files", nargs="+", help="config files or directories holding them")
+    return p
+
+
+class _Progress:
+    """A one-line bar with images/s and ETA on a terminal; a log line every few seconds otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not self.tty and now - self.last < 5 and done < total:
+            return
+        self.last = now
+        elapsed = max(now - self.t0, 1e-9)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else float("inf")
+        eta_text = f"{eta:,.0f}s" if eta != float("inf") else "?"
+        fail = f", {failed} failed" if failed else ""
+        if self.tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            sys.stderr.write(f"\r[{bar}] {done}/{total} {rate:,.0f} img/s ETA {eta_text}{fail}   ")
+            if done >= total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"encoded {done}/{total} images, {rate:,.0f} img/s, ETA {eta_text}{fail}\n")
+        sys.stderr.flush()
+
+
+def _load_processor(config: str | None, size: tuple[int, int] | None) -> Any:
+    from .image_processing import ImageGPTImageProcessor
+
+    processor = ImageGPTImageProcessor.from_pretrained(config) if config else ImageGPTImageProcessor(size=32)
+    if size is not None:
+        processor.size = {"height": size[0], "width": size[1]}
+    return processor
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from .encoding import encode_to_directory
+
+    processor = _load_processor(args.config, args.size)
+    manifest = encode_to_directory(
+        args.inputs,
+        args.out,
+        processor,
+        fmt=args.format,
+        dtype=args.dtype,
+        shard_size=args.shard_size,
+        on_error=args.on_error,
+        resume=args.resume,
+        num_threads=args.workers,
+        draft=args.draft,
+        progress=_Progress(not args.quiet),
+    )
+    failures = [f for s in manifest["shards"] for f in s["failures"]]
+    rows = sum(s["rows"] for s in manifest["shards"])
+    print(f"wrote {rows} encoded images in {len(manifest['shards'])} shard(s) to {args.out}")
+    for f in failures[:20]:
+        print(f"skipped {f['path']}: {f['reason']}", file=sys.stderr)
+    if len(failures) > 20:
+        print(f"... and {len(failures) - 20} more (see manifest.json)", file=sys.stderr)
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    """A minimal PNG encoder (8-bit RGB, no filter) so that preview needs no imaging library."""
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def contact_sheet(images: np.ndarray, columns: int = 8, scale: int = 4, gap: int = 2) -> np.ndarray:
+    """Tiles (N, H, W, 3) uint8 images into one (rows, columns) sheet, each magnified ``scale`` times."""
+    n, h, w, _ = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    big = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    H, W = h * scale, w * scale
+    sheet = np.full((rows * (H + gap) + gap, columns * (W + gap) + gap, 3), 255, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        y, x = gap + r * (H + gap), gap + c * (W + gap)
+        sheet[y : y + H, x : x + W] = big[i]
+    return sheet
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from .encoding import MANIFEST_NAME, load_directory
+    from .image_processing import ImageGPTImageProcessor
+
+    if os.path.isdir(args.tokens):
+        ids, _idx, manifest = load_directory(args.tokens)
+        processor = ImageGPTImageProcessor.from_dict(manifest["processor"])
+        h, w = processor.size["height"], processor.size["width"]
+    else:
+        ids = np.load(args.tokens)
+        processor = _load_processor(args.config, None)
+        if args.size:
+            h, w = args.size
+        else:
+            side = int(round(ids.shape[-1] ** 0.5))
+            h, w = side, side
+    if ids.ndim == 1:
+        ids = ids[None]
+    if len(ids) == 0:
+        print("no images to preview", file=sys.stderr)
+        return EXIT_ERROR
+    ids = ids[: args.max_images]
+    images = processor.decode(ids.astype(np.int64), size=(h, w))
+    sheet = contact_sheet(images, columns=args.columns, scale=args.scale)
+    with open(args.out, "wb") as f:
+        f.write(_png_bytes(sheet))
+    print(f"wrote {args.out}: {len(images)} images of {h}x{w}, sheet {sheet.shape[1]}x{sheet.shape[0]}")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .errors import ConfigValidationError
+
+    bad = 0
+    for item in args.files:
+        files = (
+            [os.path.join(item, n) for n in ("config.json", "preprocessor_config.json") if os.path.exists(os.path.join(item, n))]
+            if os.path.isdir(item)
+            else [item]
+        )
+        if not files:
+            print(f"{item}: no config.json or preprocessor_config.json here")
+            bad += 1
+        for path in files:
+            try:
+                kind = _validate_file(path)
+                print(f"{path}: OK ({kind})")
+            except (ConfigValidationError, OSError, ValueError, TypeError) as err:
+                bad += 1
+                print(f"{path}: INVALID\n{_indent(str(err))}")
+    return EXIT_PARTIAL if bad else EXIT_OK
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _validate_file(path: str) -> str:
+    from .configuration import ImageGPTConfig
+    from .image_processing import ImageGPTImageProcessor, _read_json
+
+    data = _read_json(path)
+    if "clusters" in data or data.get("image_processor_type") or os.path.basename(path) == "preprocessor_config.json":
+        processor = ImageGPTImageProcessor(**data)
+        n = processor.quantizer.n_clusters
+        return f"image processor, {n} clusters, size {processor.size}"
+    config = ImageGPTConfig.from_json_file(path)
+    return f"model config, vocab_size {config.vocab_size}, n_positions {config.n_positions}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"encode": _cmd_encode, "preview": _cmd_preview, "validate": _cmd_validate}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (OSError, ValueError, TypeError, ImportError) as err:
+        print(f"imagegpt-rs {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
