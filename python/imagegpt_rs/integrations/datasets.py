@@ -29,7 +29,6 @@ class ImageGPTMapper:
         on_error: "raise" stops at the first bad image; "skip" writes None for it and the reason to
             ``error_column``, so no good row is dropped or shifted.
         error_column: where "skip" records reasons ("" for good rows).
-        remove_images: drop the image column from the result (saves space in the cache).
     """
 
     def __init__(
