@@ -84,6 +84,7 @@ pub const ACTIVATION_FUNCTIONS: &[&str] = &[
     "gelu_new",
     "gelu_python",
     "gelu_pytorch_tanh",
+    "gelu_python_tanh",
     "gelu_accurate",
     "laplace",
     "leaky_relu",
@@ -118,7 +119,12 @@ enum Rule {
     Bool,
     /// One of [`ACTIVATION_FUNCTIONS`].
     Activation,
+    /// None or one of [`PROBLEM_TYPES`].
+    ProblemType,
 }
+
+/// The values `PretrainedConfig` accepts for `problem_type` (besides None).
+pub const PROBLEM_TYPES: &[&str] = &["regression", "single_label_classification", "multi_label_classification"];
 
 /// The validated fields of `ImageGPTConfig` and their rules, in signature order.
 const FIELD_RULES: &[(&str, Rule)] = &[
@@ -139,6 +145,7 @@ const FIELD_RULES: &[(&str, Rule)] = &[
     ("tie_word_embeddings", Rule::Bool),
     ("scale_attn_by_inverse_layer_idx", Rule::Bool),
     ("reorder_and_upcast_attn", Rule::Bool),
+    ("problem_type", Rule::ProblemType),
 ];
 
 /// Names of the fields that [`validate_imagegpt_config`] checks.
@@ -202,6 +209,11 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
                 ACTIVATION_FUNCTIONS.join(", ")
             )),
         },
+        Rule::ProblemType => match v {
+            Value::None => Ok(()),
+            Value::Str(s) if PROBLEM_TYPES.contains(&s.as_str()) => Ok(()),
+            _ => Err(format!("must be None or one of {}", PROBLEM_TYPES.join(", "))),
+        },
     }
 }
 
@@ -232,7 +244,8 @@ pub fn validate_imagegpt_config(fields: &[(String, Value)]) -> Vec<Violation> {
 }
 
 /// Explains a mismatch between a model config and its preprocessing: the vocabulary holds the
-/// clusters plus the start-of-sequence token, and the positions cover every pixel.
+/// clusters plus the start-of-sequence token, and the positions cover every pixel. Impossible
+/// preprocessing values (no clusters, an empty image) are reported too.
 pub fn check_compatible(
     vocab_size: i64,
     n_positions: i64,
@@ -241,24 +254,40 @@ pub fn check_compatible(
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     if let Some(k) = n_clusters {
-        if vocab_size != k + 1 {
+        if k < 1 {
+            out.push(Violation {
+                field: "n_clusters".into(),
+                value: k.to_string(),
+                rule: "must be an integer >= 1".into(),
+            });
+        } else if Some(vocab_size) != k.checked_add(1) {
             out.push(Violation {
                 field: "vocab_size".into(),
                 value: vocab_size.to_string(),
                 rule: format!(
-                    "must be n_clusters + 1 = {} (one token per color cluster plus the start-of-sequence token)",
-                    k + 1
+                    "must be n_clusters + 1 = {} + 1 = {} (one token per color cluster plus the start-of-sequence token)",
+                    k,
+                    i128::from(k) + 1
                 ),
             });
         }
     }
     if let Some((h, w)) = image_size {
-        if n_positions < h * w {
+        if h < 1 || w < 1 {
             out.push(Violation {
-                field: "n_positions".into(),
-                value: n_positions.to_string(),
-                rule: format!("must be >= height * width = {h} * {w} = {} (one position per pixel)", h * w),
+                field: "image_size".into(),
+                value: format!("({h}, {w})"),
+                rule: "height and width must be integers >= 1".into(),
             });
+        } else {
+            let pixels = i128::from(h) * i128::from(w);
+            if i128::from(n_positions) < pixels {
+                out.push(Violation {
+                    field: "n_positions".into(),
+                    value: n_positions.to_string(),
+                    rule: format!("must be >= height * width = {h} * {w} = {pixels} (one position per pixel)"),
+                });
+            }
         }
     }
     out
@@ -363,5 +392,66 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(v[0].rule.contains("513"));
         assert!(v[1].rule.contains("1024"));
+        // n_positions may exceed the pixel count; the vocabulary must match exactly.
+        assert_eq!(check_compatible(513, 2048, Some(512), Some((32, 32))), vec![]);
+        assert_eq!(check_compatible(514, 1024, Some(512), None).len(), 1);
+    }
+
+    #[test]
+    fn compatibility_rejects_impossible_preprocessing() {
+        let v = check_compatible(513, 1024, Some(0), Some((0, 32)));
+        let fields: Vec<&str> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, vec!["n_clusters", "image_size"]);
+        assert_eq!(v[1].value, "(0, 32)");
+        // Huge sizes neither overflow nor panic.
+        let v = check_compatible(i64::MAX, 1, Some(i64::MAX), Some((i64::MAX, i64::MAX)));
+        assert_eq!(v.len(), 2);
+        assert!(v[0].rule.contains("9223372036854775808"), "{}", v[0].rule);
+    }
+
+    #[test]
+    fn problem_type_values() {
+        for ok in [Value::None, Value::Str("regression".into()), Value::Str("multi_label_classification".into())] {
+            let f = vec![("problem_type".to_string(), ok)];
+            assert_eq!(validate_imagegpt_config(&f), vec![]);
+        }
+        for bad in [Value::Str("classification".into()), Value::Int(1)] {
+            let v = validate_imagegpt_config(&[("problem_type".to_string(), bad)]);
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].field, "problem_type");
+            assert!(v[0].rule.contains("single_label_classification"), "{}", v[0].rule);
+        }
+    }
+
+    #[test]
+    fn every_activation_name_is_accepted_and_others_rejected() {
+        for name in ACTIVATION_FUNCTIONS {
+            let f = vec![("activation_function".to_string(), Value::Str((*name).into()))];
+            assert_eq!(validate_imagegpt_config(&f), vec![], "{name}");
+        }
+        for bad in [Value::Str("GELU".into()), Value::Str("".into()), Value::None, Value::Int(3)] {
+            let f = vec![("activation_function".to_string(), bad)];
+            assert_eq!(validate_imagegpt_config(&f).len(), 1);
+        }
+    }
+
+    #[test]
+    fn non_finite_and_wrong_types_are_rejected() {
+        for (field, bad) in [
+            ("embd_pdrop", Value::Float(f64::INFINITY)),
+            ("attn_pdrop", Value::Float(-0.1)),
+            ("layer_norm_epsilon", Value::Float(-1e-5)),
+            ("layer_norm_epsilon", Value::Str("1e-5".into())),
+            ("initializer_range", Value::Float(-0.02)),
+            ("initializer_range", Value::Bool(true)),
+            ("n_inner", Value::Float(2048.0)),
+            ("vocab_size", Value::BigInt("-99999999999999999999".into())),
+            ("scale_attn_weights", Value::None),
+        ] {
+            let v = validate_imagegpt_config(&set(official(512, 8, 24), field, bad.clone()));
+            assert_eq!(v.len(), 1, "{field} = {bad:?}: {v:?}");
+            assert_eq!(v[0].field, field);
+            assert_eq!(v[0].value, bad.to_string());
+        }
     }
 }
