@@ -43,6 +43,7 @@ import contextvars
 import copy
 import json
 import logging
+import operator
 import os
 import re
 import warnings
@@ -949,11 +950,14 @@ def _raise_violations(owner: str, fields: dict[str, Any], source: str | None) ->
 
 
 def _as_size(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
+    try:
+        if isinstance(value, bool):
+            raise TypeError("bool")
+        i = operator.index(value)
+    except TypeError:
         raise ConfigValidationError.from_violations(
             "check_compatible", [(name, repr(value), f"must be an integer, got {type(value).__name__}")]
-        )
-    i = value.__index__()
+        ) from None
     if not -(2**63) <= i < 2**63:
         raise ConfigValidationError.from_violations("check_compatible", [(name, str(i), "is out of range")])
     return i
@@ -973,7 +977,7 @@ def check_compatible(config: Any, n_clusters: Any = None, image_size: Any = None
     Raises:
         ConfigValidationError: naming each mismatched field, its value and what it must be.
     """
-    if n_clusters is not None and not hasattr(n_clusters, "__index__") and hasattr(n_clusters, "__len__"):
+    if n_clusters is not None and not isinstance(n_clusters, int) and hasattr(n_clusters, "__len__"):
         n_clusters = len(n_clusters)
     k = None if n_clusters is None else _as_size("n_clusters", n_clusters)
     hw = None
@@ -982,7 +986,7 @@ def check_compatible(config: Any, n_clusters: Any = None, image_size: Any = None
             h, w = image_size["height"], image_size["width"]
         elif isinstance(image_size, (tuple, list)) and len(image_size) == 2:
             h, w = image_size
-        elif hasattr(image_size, "__index__") and not isinstance(image_size, bool):
+        elif not isinstance(image_size, (str, bytes, Mapping)) and not hasattr(image_size, "__len__"):
             h = w = image_size
         else:
             raise ConfigValidationError.from_violations(
