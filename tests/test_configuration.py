@@ -60,6 +60,16 @@ def _state(cfg) -> list:
     return out
 
 
+def theirs_kwargs(kw: dict) -> dict:
+    """The arguments for transformers: ints for the float-only fields become floats (we store them as floats so
+    that transformers 5, which types them ``float``, loads what we write; see the module docstring)."""
+    kw = copy.deepcopy(kw)
+    for name in ("layer_norm_epsilon", "initializer_range"):
+        if type(kw.get(name)) is int:
+            kw[name] = float(kw[name])
+    return kw
+
+
 def assert_same(ours, theirs) -> None:
     """Everything a user can observe matches, including key order."""
     assert _state(ours) == _state(theirs)
@@ -185,13 +195,13 @@ def test_defaults():
 @SETTINGS
 @given(model_kwargs())
 def test_construction_matches(kw):
-    assert_same(ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw)))
+    assert_same(ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw)))
 
 
 @SETTINGS
 @given(model_kwargs(), st.sampled_from(list(ALIASES)), st.integers(1, 8))
 def test_alias_write_and_read(kw, alias, factor):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     value = theirs.n_head * factor if alias == "hidden_size" else factor
     if alias == "num_attention_heads":
         assume(theirs.n_embd % factor == 0)
@@ -205,7 +215,7 @@ def test_alias_write_and_read(kw, alias, factor):
 @SETTINGS
 @given(model_kwargs())
 def test_file_round_trips_both_directions(kw):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     with tempfile.TemporaryDirectory() as tmp:
         d_ours, d_theirs = os.path.join(tmp, "ours"), os.path.join(tmp, "theirs")
         ours.save_pretrained(d_ours)
@@ -233,7 +243,7 @@ def test_file_round_trips_both_directions(kw):
 @SETTINGS
 @given(model_kwargs(with_aliases=False), st.data())
 def test_from_dict_with_kwargs(kw, data):
-    base = TConfig(**copy.deepcopy(kw)).to_dict()
+    base = TConfig(**theirs_kwargs(kw)).to_dict()
     overrides = data.draw(
         st.fixed_dictionaries(
             {},
@@ -277,7 +287,7 @@ def test_from_dict_num_labels_id2label_conflict():
 @SETTINGS
 @given(model_kwargs(with_aliases=False), st.data())
 def test_update_from_string(kw, data):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     parts = data.draw(
         st.lists(
             st.sampled_from(
@@ -329,7 +339,7 @@ def test_update_from_string_errors_match(text):
                                                          "use_cache", "max_length", "n_inner"]),
                                         st.integers(1, 100), max_size=4))
 def test_update(kw, upd):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     upd = {k: (bool(v % 2) if k == "use_cache" else v) for k, v in upd.items()}
     ours.update(upd)
     theirs.update(upd)
@@ -339,7 +349,7 @@ def test_update(kw, upd):
 @SETTINGS
 @given(model_kwargs())
 def test_copy_deepcopy_pickle_and_equality(kw):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     for clone in (copy.copy(ours), copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
         assert type(clone) is ImageGPTConfig
         assert clone == ours
@@ -367,7 +377,7 @@ def test_equality_follows_state():
 @SETTINGS
 @given(model_kwargs())
 def test_transformers_interop(kw):
-    ours, theirs = ImageGPTConfig(**copy.deepcopy(kw)), TConfig(**copy.deepcopy(kw))
+    ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     converted = ours.to_transformers()
     assert type(converted) is TConfig
     assert converted.to_dict() == theirs.to_dict()
@@ -443,10 +453,26 @@ def test_from_pretrained_subfolder_and_unused_kwargs(tmp_path):
     assert_same(got, want)
 
 
+def test_int_for_float_only_fields_is_stored_as_float(tmp_path):
+    ours = ImageGPTConfig(layer_norm_epsilon=1, initializer_range=0)
+    theirs = TConfig(layer_norm_epsilon=1, initializer_range=0)
+    assert type(ours.layer_norm_epsilon) is float and type(ours.initializer_range) is float
+    assert ours.to_dict() == theirs.to_dict()  # 1.0 == 1
+    ours.hidden_size = 64
+    ours.initializer_range = 2
+    assert ours.initializer_range == 2.0 and type(ours.initializer_range) is float
+    ours.save_pretrained(tmp_path)
+    loaded = TConfig.from_pretrained(tmp_path)
+    assert loaded.to_dict() == TConfig(layer_norm_epsilon=1.0, initializer_range=2.0, n_embd=64).to_dict()
+    assert type(loaded.initializer_range) is float
+    back = ImageGPTConfig.from_transformers(theirs)
+    assert type(back.layer_norm_epsilon) is float
+
+
 def test_written_json_has_strict_types():
     """What we write keeps JSON types a typed loader (transformers 5) expects: ints stay ints, floats floats,
     booleans booleans, label ids as string keys."""
-    data = json.loads(ImageGPTConfig(num_labels=2).to_json_string(use_diff=False))
+    data = json.loads(ImageGPTConfig(num_labels=2, layer_norm_epsilon=1, initializer_range=0).to_json_string(use_diff=False))
     for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
         assert type(data[name]) is int
     for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "layer_norm_epsilon", "initializer_range"):
@@ -487,3 +513,46 @@ def test_from_pretrained_hub_id_without_huggingface_hub(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # makes `import huggingface_hub` fail
     with pytest.raises(OSError, match="install huggingface_hub"):
         ImageGPTConfig.from_pretrained("openai/imagegpt-small")
+
+
+TF5_CHECK = r'''
+import json, os, sys, tempfile, transformers
+from imagegpt_rs import ImageGPTConfig
+T = transformers.ImageGPTConfig
+assert transformers.__version__.split(".")[0] == "5", transformers.__version__
+cases = json.loads(sys.argv[1])
+for kw in cases:
+    with tempfile.TemporaryDirectory() as d:
+        ImageGPTConfig(**kw).save_pretrained(os.path.join(d, "ours"))
+        loaded = T.from_pretrained(os.path.join(d, "ours"))
+        fresh = T(**{k: float(v) if k in ("layer_norm_epsilon", "initializer_range") else v for k, v in kw.items()})
+        assert loaded.to_dict() == fresh.to_dict(), (kw, loaded.to_dict(), fresh.to_dict())
+        fresh.save_pretrained(os.path.join(d, "theirs"))
+        ours = ImageGPTConfig.from_pretrained(os.path.join(d, "theirs"))
+        assert ours.to_transformers().to_dict() == fresh.to_dict()
+        assert ImageGPTConfig.from_transformers(fresh).to_transformers().to_dict() == fresh.to_dict()
+print("ok", len(cases))
+'''
+
+
+@pytest.mark.skipif(not os.environ.get("IMAGEGPT_RS_TF5_PYTHON"), reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5")
+def test_transformers_5_loads_what_we_write(tmp_path):
+    """Manual check: IMAGEGPT_RS_TF5_PYTHON=/path/to/venv-with-transformers-5/bin/python (imagegpt_rs importable)."""
+    import subprocess
+
+    cases = [
+        {},
+        {"n_embd": 1024, "n_layer": 36},
+        {"n_embd": 1536, "n_head": 16, "n_layer": 48, "num_labels": 3, "resid_pdrop": 0},
+        {"layer_norm_epsilon": 1, "initializer_range": 0, "eos_token_id": [1, 2], "architectures": ["ImageGPTForCausalImageModeling"]},
+        {"problem_type": "regression", "pad_token_id": 0, "output_hidden_states": True, "dtype": "float16"},
+    ]
+    import imagegpt_rs
+
+    # only our package on the path (its site-packages may hold transformers 4.57)
+    (tmp_path / "imagegpt_rs").symlink_to(os.path.dirname(imagegpt_rs.__file__))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_CHECK, json.dumps(cases)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith(f"ok {len(cases)}")

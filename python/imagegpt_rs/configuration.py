@@ -27,6 +27,18 @@ Deliberate differences from transformers (which validates almost nothing):
   rule is reported at once in one :class:`~imagegpt_rs.errors.ConfigValidationError` (a ``ValueError``).
   Where transformers accepts such values, rejecting them is an extension. Because a single assignment is
   checked against the rest of the config, change ``n_embd`` and ``n_head`` together with ``update({...})``.
+  ``update``/``update_from_string`` are all-or-nothing: on any error nothing changes (transformers applies
+  the keys one by one and stops at the first bad one). ``id2label``/``label2id`` that are not dicts,
+  non-integer ``id2label`` keys and a ``num_labels``/``id2label`` conflict in ``from_dict`` raise
+  ``ConfigValidationError`` (a ``ValueError``, as transformers raises).
+* Types that transformers 5 checks strictly are checked too, so every file we write also loads there:
+  ``output_hidden_states``/``return_dict`` None or bool; ``torchscript``, ``is_encoder_decoder``,
+  ``is_decoder``, ``add_cross_attention``, ``tie_encoder_decoder`` bools; ``chunk_size_feed_forward`` an
+  int >= 0; ``architectures`` None or a list of strings; token ids None or ints (``eos_token_id`` may be a
+  list of ints). An int given for ``layer_norm_epsilon`` or ``initializer_range`` (typed ``float`` in
+  transformers 5) is stored as a float: ``to_dict()`` stays ``==`` to transformers 4.57's, and the JSON
+  says ``1.0`` where 4.57 writes ``1``. (Checked by hand against transformers 5.24: our files load there
+  into configs equal to ones built directly.)
 * ``dtype`` given as a string stays a string (transformers turns it into a ``torch.dtype`` when torch is
   installed); the serialized form is the same either way, and :meth:`ImageGPTConfig.to_transformers` does the
   conversion when torch is installed.
@@ -824,6 +836,8 @@ class ImageGPTConfig(PretrainedConfigBase):
         "num_hidden_layers": "n_layer",
     }
     _validated_fields = frozenset(_native.validated_config_fields())
+    # Fields transformers 5 types as float only: an int given there is stored as a float.
+    _float_fields = frozenset({"layer_norm_epsilon", "initializer_range"})
 
     def __init__(
         self,
@@ -874,6 +888,15 @@ class ImageGPTConfig(PretrainedConfigBase):
 
     # ------------------------------------------------------------------------------------- validation
 
+    def _set(self, key: str, value: Any) -> None:
+        key = type(self).attribute_map.get(key, key)
+        if key in self._float_fields and type(value) is int:
+            try:
+                value = float(value)
+            except OverflowError:
+                pass  # too large for a float: validation reports it
+        object.__setattr__(self, key, value)
+
     def _field_values(self) -> dict[str, Any]:
         d = self.__dict__
         return {name: d[name] for name in self._validated_fields if name in d}
@@ -887,7 +910,7 @@ class ImageGPTConfig(PretrainedConfigBase):
             fields = self._field_values()
             fields[real] = value
             _raise_violations(type(self).__name__, fields, None)
-        object.__setattr__(self, real, value)
+        self._set(real, value)
 
     def update(self, config_dict: Mapping[str, Any]) -> None:
         """Sets every ``key: value`` of ``config_dict``; the merged result is validated before any change."""
@@ -938,6 +961,8 @@ class ImageGPTConfig(PretrainedConfigBase):
         if "_output_attentions" in state and "_attn_implementation_internal" in state:
             obj = cls.__new__(cls)
             obj.__dict__.update(copy.deepcopy(state))
+            for name in cls._float_fields & obj.__dict__.keys():
+                obj._set(name, obj.__dict__[name])
             obj._validate(source=f"{type(config).__module__}.{type(config).__name__}")
             return obj
         return cls.from_dict(config.to_dict())

@@ -21,6 +21,8 @@ pub enum Value {
     Float(f64),
     /// A Python `str`.
     Str(String),
+    /// A Python `list` or `tuple` (a JSON array).
+    List(Vec<Value>),
     /// Anything else: the text is `repr(value)` and the type name.
     Other { repr: String, type_name: String },
 }
@@ -44,6 +46,16 @@ impl fmt::Display for Value {
                 }
             }
             Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
             Value::Other { repr, type_name } => write!(f, "{repr} (type {type_name})"),
         }
     }
@@ -57,6 +69,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) => "str",
+            Value::List(_) => "list",
             Value::Other { type_name, .. } => type_name,
         }
     }
@@ -121,6 +134,16 @@ enum Rule {
     Activation,
     /// None or one of [`PROBLEM_TYPES`].
     ProblemType,
+    /// None or a bool.
+    OptionalBool,
+    /// An int (not a bool) >= 0.
+    NonNegativeInt,
+    /// None or an int (not a bool): a token id.
+    OptionalInt,
+    /// None, an int, or a list of ints (not bools): `eos_token_id`.
+    OptionalIntOrIntList,
+    /// None or a list of strings.
+    OptionalStrList,
 }
 
 /// The values `PretrainedConfig` accepts for `problem_type` (besides None).
@@ -146,6 +169,21 @@ const FIELD_RULES: &[(&str, Rule)] = &[
     ("scale_attn_by_inverse_layer_idx", Rule::Bool),
     ("reorder_and_upcast_attn", Rule::Bool),
     ("problem_type", Rule::ProblemType),
+    // PretrainedConfig fields that transformers 5 types strictly (so a file we write loads there too).
+    ("output_hidden_states", Rule::OptionalBool),
+    ("return_dict", Rule::OptionalBool),
+    ("torchscript", Rule::Bool),
+    ("is_encoder_decoder", Rule::Bool),
+    ("is_decoder", Rule::Bool),
+    ("add_cross_attention", Rule::Bool),
+    ("tie_encoder_decoder", Rule::Bool),
+    ("chunk_size_feed_forward", Rule::NonNegativeInt),
+    ("architectures", Rule::OptionalStrList),
+    ("bos_token_id", Rule::OptionalInt),
+    ("pad_token_id", Rule::OptionalInt),
+    ("eos_token_id", Rule::OptionalIntOrIntList),
+    ("sep_token_id", Rule::OptionalInt),
+    ("decoder_start_token_id", Rule::OptionalInt),
 ];
 
 /// Names of the fields that [`validate_imagegpt_config`] checks.
@@ -208,6 +246,32 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
                 "must be one of transformers' activation names: {}",
                 ACTIVATION_FUNCTIONS.join(", ")
             )),
+        },
+        Rule::OptionalBool => match v {
+            Value::None | Value::Bool(_) => Ok(()),
+            _ => Err(format!("must be None or a bool (True or False), got {got}")),
+        },
+        Rule::NonNegativeInt => match v {
+            Value::Int(i) if *i >= 0 => Ok(()),
+            Value::BigInt(s) if !s.starts_with('-') => Ok(()),
+            Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 0".into()),
+            _ => Err(format!("must be an integer >= 0, got {got}")),
+        },
+        Rule::OptionalInt => match v {
+            Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
+            _ => Err(format!("must be None or an integer token id, got {got}")),
+        },
+        Rule::OptionalIntOrIntList => match v {
+            Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
+            Value::List(items) if items.iter().all(|x| matches!(x, Value::Int(_) | Value::BigInt(_))) => Ok(()),
+            Value::List(_) => Err("must be None, an integer token id or a list of them; the list holds a non-integer".into()),
+            _ => Err(format!("must be None, an integer token id or a list of them, got {got}")),
+        },
+        Rule::OptionalStrList => match v {
+            Value::None => Ok(()),
+            Value::List(items) if items.iter().all(|x| matches!(x, Value::Str(_))) => Ok(()),
+            Value::List(_) => Err("must be None or a list of class names (strings); the list holds a non-string".into()),
+            _ => Err(format!("must be None or a list of class names (strings), got {got}")),
         },
         Rule::ProblemType => match v {
             Value::None => Ok(()),
@@ -407,6 +471,44 @@ mod tests {
         let v = check_compatible(i64::MAX, 1, Some(i64::MAX), Some((i64::MAX, i64::MAX)));
         assert_eq!(v.len(), 2);
         assert!(v[0].rule.contains("9223372036854775808"), "{}", v[0].rule);
+    }
+
+    #[test]
+    fn pretrained_config_field_types() {
+        let ok = [
+            ("output_hidden_states", Value::None),
+            ("return_dict", Value::Bool(false)),
+            ("chunk_size_feed_forward", Value::Int(0)),
+            ("architectures", Value::List(vec![Value::Str("ImageGPTForCausalImageModeling".into())])),
+            ("architectures", Value::None),
+            ("pad_token_id", Value::Int(-1)),
+            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Int(2)])),
+            ("eos_token_id", Value::List(vec![])),
+            ("decoder_start_token_id", Value::None),
+        ];
+        for (name, v) in ok {
+            assert_eq!(validate_imagegpt_config(&[(name.to_string(), v.clone())]), vec![], "{name} = {v}");
+        }
+        let bad = [
+            ("output_hidden_states", Value::Int(1)),
+            ("torchscript", Value::None),
+            ("is_decoder", Value::Str("yes".into())),
+            ("chunk_size_feed_forward", Value::Int(-1)),
+            ("chunk_size_feed_forward", Value::Bool(false)),
+            ("architectures", Value::Str("ImageGPTModel".into())),
+            ("architectures", Value::List(vec![Value::Int(1)])),
+            ("pad_token_id", Value::Bool(true)),
+            ("bos_token_id", Value::Float(1.0)),
+            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Bool(true)])),
+            ("sep_token_id", Value::Str("1".into())),
+        ];
+        for (name, v) in bad {
+            let got = validate_imagegpt_config(&[(name.to_string(), v.clone())]);
+            assert_eq!(got.len(), 1, "{name} = {v}");
+            assert_eq!(got[0].field, name);
+            assert_eq!(got[0].value, v.to_string());
+        }
+        assert_eq!(Value::List(vec![Value::Int(1), Value::Str("a".into())]).to_string(), "[1, \"a\"]");
     }
 
     #[test]
