@@ -299,3 +299,18 @@ def test_check_compatible_shapes_and_bad_arguments():
             check_compatible(config, **bad)
     with pytest.raises(ConfigValidationError, match="image_size"):
         check_compatible(config, image_size=(0, 5))
+
+
+def test_using_the_config_imports_nothing_heavy(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, imagegpt_rs\n"
+        "c = imagegpt_rs.ImageGPTConfig(n_layer=12)\n"
+        f"c.save_pretrained({str(tmp_path)!r}); c = imagegpt_rs.ImageGPTConfig.from_pretrained({str(tmp_path)!r})\n"
+        "imagegpt_rs.check_compatible(c, n_clusters=512, image_size=32); c.to_diff_dict(); repr(c)\n"
+        "print(json.dumps([m for m in ('transformers', 'torch', 'huggingface_hub', 'numpy', 'PIL', 'onnx') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert json.loads(out) == []
