@@ -21,6 +21,8 @@ pub enum Value {
     Float(f64),
     /// A Python `str`.
     Str(String),
+    /// A Python `list` or `tuple` (a JSON array).
+    List(Vec<Value>),
     /// Anything else: the text is `repr(value)` and the type name.
     Other { repr: String, type_name: String },
 }
@@ -44,6 +46,16 @@ impl fmt::Display for Value {
                 }
             }
             Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
             Value::Other { repr, type_name } => write!(f, "{repr} (type {type_name})"),
         }
     }
@@ -57,6 +69,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) => "str",
+            Value::List(_) => "list",
             Value::Other { type_name, .. } => type_name,
         }
     }
@@ -84,6 +97,7 @@ pub const ACTIVATION_FUNCTIONS: &[&str] = &[
     "gelu_new",
     "gelu_python",
     "gelu_pytorch_tanh",
+    "gelu_python_tanh",
     "gelu_accurate",
     "laplace",
     "leaky_relu",
@@ -118,7 +132,22 @@ enum Rule {
     Bool,
     /// One of [`ACTIVATION_FUNCTIONS`].
     Activation,
+    /// None or one of [`PROBLEM_TYPES`].
+    ProblemType,
+    /// None or a bool.
+    OptionalBool,
+    /// An int (not a bool) >= 0.
+    NonNegativeInt,
+    /// None or an int (not a bool): a token id.
+    OptionalInt,
+    /// None, an int, or a list of ints (not bools): `eos_token_id`.
+    OptionalIntOrIntList,
+    /// None or a list of strings.
+    OptionalStrList,
 }
+
+/// The values `PretrainedConfig` accepts for `problem_type` (besides None).
+pub const PROBLEM_TYPES: &[&str] = &["regression", "single_label_classification", "multi_label_classification"];
 
 /// The validated fields of `ImageGPTConfig` and their rules, in signature order.
 const FIELD_RULES: &[(&str, Rule)] = &[
@@ -139,6 +168,22 @@ const FIELD_RULES: &[(&str, Rule)] = &[
     ("tie_word_embeddings", Rule::Bool),
     ("scale_attn_by_inverse_layer_idx", Rule::Bool),
     ("reorder_and_upcast_attn", Rule::Bool),
+    ("problem_type", Rule::ProblemType),
+    // PretrainedConfig fields that transformers 5 types strictly (so a file we write loads there too).
+    ("output_hidden_states", Rule::OptionalBool),
+    ("return_dict", Rule::OptionalBool),
+    ("torchscript", Rule::Bool),
+    ("is_encoder_decoder", Rule::Bool),
+    ("is_decoder", Rule::Bool),
+    ("add_cross_attention", Rule::Bool),
+    ("tie_encoder_decoder", Rule::Bool),
+    ("chunk_size_feed_forward", Rule::NonNegativeInt),
+    ("architectures", Rule::OptionalStrList),
+    ("bos_token_id", Rule::OptionalInt),
+    ("pad_token_id", Rule::OptionalInt),
+    ("eos_token_id", Rule::OptionalIntOrIntList),
+    ("sep_token_id", Rule::OptionalInt),
+    ("decoder_start_token_id", Rule::OptionalInt),
 ];
 
 /// Names of the fields that [`validate_imagegpt_config`] checks.
@@ -202,6 +247,37 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
                 ACTIVATION_FUNCTIONS.join(", ")
             )),
         },
+        Rule::OptionalBool => match v {
+            Value::None | Value::Bool(_) => Ok(()),
+            _ => Err(format!("must be None or a bool (True or False), got {got}")),
+        },
+        Rule::NonNegativeInt => match v {
+            Value::Int(i) if *i >= 0 => Ok(()),
+            Value::BigInt(s) if !s.starts_with('-') => Ok(()),
+            Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 0".into()),
+            _ => Err(format!("must be an integer >= 0, got {got}")),
+        },
+        Rule::OptionalInt => match v {
+            Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
+            _ => Err(format!("must be None or an integer token id, got {got}")),
+        },
+        Rule::OptionalIntOrIntList => match v {
+            Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
+            Value::List(items) if items.iter().all(|x| matches!(x, Value::Int(_) | Value::BigInt(_))) => Ok(()),
+            Value::List(_) => Err("must be None, an integer token id or a list of them; the list holds a non-integer".into()),
+            _ => Err(format!("must be None, an integer token id or a list of them, got {got}")),
+        },
+        Rule::OptionalStrList => match v {
+            Value::None => Ok(()),
+            Value::List(items) if items.iter().all(|x| matches!(x, Value::Str(_))) => Ok(()),
+            Value::List(_) => Err("must be None or a list of class names (strings); the list holds a non-string".into()),
+            _ => Err(format!("must be None or a list of class names (strings), got {got}")),
+        },
+        Rule::ProblemType => match v {
+            Value::None => Ok(()),
+            Value::Str(s) if PROBLEM_TYPES.contains(&s.as_str()) => Ok(()),
+            _ => Err(format!("must be None or one of {}", PROBLEM_TYPES.join(", "))),
+        },
     }
 }
 
@@ -232,7 +308,8 @@ pub fn validate_imagegpt_config(fields: &[(String, Value)]) -> Vec<Violation> {
 }
 
 /// Explains a mismatch between a model config and its preprocessing: the vocabulary holds the
-/// clusters plus the start-of-sequence token, and the positions cover every pixel.
+/// clusters plus the start-of-sequence token, and the positions cover every pixel. Impossible
+/// preprocessing values (no clusters, an empty image) are reported too.
 pub fn check_compatible(
     vocab_size: i64,
     n_positions: i64,
@@ -241,24 +318,40 @@ pub fn check_compatible(
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     if let Some(k) = n_clusters {
-        if vocab_size != k + 1 {
+        if k < 1 {
+            out.push(Violation {
+                field: "n_clusters".into(),
+                value: k.to_string(),
+                rule: "must be an integer >= 1".into(),
+            });
+        } else if Some(vocab_size) != k.checked_add(1) {
             out.push(Violation {
                 field: "vocab_size".into(),
                 value: vocab_size.to_string(),
                 rule: format!(
-                    "must be n_clusters + 1 = {} (one token per color cluster plus the start-of-sequence token)",
-                    k + 1
+                    "must be n_clusters + 1 = {} + 1 = {} (one token per color cluster plus the start-of-sequence token)",
+                    k,
+                    i128::from(k) + 1
                 ),
             });
         }
     }
     if let Some((h, w)) = image_size {
-        if n_positions < h * w {
+        if h < 1 || w < 1 {
             out.push(Violation {
-                field: "n_positions".into(),
-                value: n_positions.to_string(),
-                rule: format!("must be >= height * width = {h} * {w} = {} (one position per pixel)", h * w),
+                field: "image_size".into(),
+                value: format!("({h}, {w})"),
+                rule: "height and width must be integers >= 1".into(),
             });
+        } else {
+            let pixels = i128::from(h) * i128::from(w);
+            if i128::from(n_positions) < pixels {
+                out.push(Violation {
+                    field: "n_positions".into(),
+                    value: n_positions.to_string(),
+                    rule: format!("must be >= height * width = {h} * {w} = {pixels} (one position per pixel)"),
+                });
+            }
         }
     }
     out
@@ -363,5 +456,104 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(v[0].rule.contains("513"));
         assert!(v[1].rule.contains("1024"));
+        // n_positions may exceed the pixel count; the vocabulary must match exactly.
+        assert_eq!(check_compatible(513, 2048, Some(512), Some((32, 32))), vec![]);
+        assert_eq!(check_compatible(514, 1024, Some(512), None).len(), 1);
+    }
+
+    #[test]
+    fn compatibility_rejects_impossible_preprocessing() {
+        let v = check_compatible(513, 1024, Some(0), Some((0, 32)));
+        let fields: Vec<&str> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, vec!["n_clusters", "image_size"]);
+        assert_eq!(v[1].value, "(0, 32)");
+        // Huge sizes neither overflow nor panic.
+        let v = check_compatible(i64::MAX, 1, Some(i64::MAX), Some((i64::MAX, i64::MAX)));
+        assert_eq!(v.len(), 2);
+        assert!(v[0].rule.contains("9223372036854775808"), "{}", v[0].rule);
+    }
+
+    #[test]
+    fn pretrained_config_field_types() {
+        let ok = [
+            ("output_hidden_states", Value::None),
+            ("return_dict", Value::Bool(false)),
+            ("chunk_size_feed_forward", Value::Int(0)),
+            ("architectures", Value::List(vec![Value::Str("ImageGPTForCausalImageModeling".into())])),
+            ("architectures", Value::None),
+            ("pad_token_id", Value::Int(-1)),
+            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Int(2)])),
+            ("eos_token_id", Value::List(vec![])),
+            ("decoder_start_token_id", Value::None),
+        ];
+        for (name, v) in ok {
+            assert_eq!(validate_imagegpt_config(&[(name.to_string(), v.clone())]), vec![], "{name} = {v}");
+        }
+        let bad = [
+            ("output_hidden_states", Value::Int(1)),
+            ("torchscript", Value::None),
+            ("is_decoder", Value::Str("yes".into())),
+            ("chunk_size_feed_forward", Value::Int(-1)),
+            ("chunk_size_feed_forward", Value::Bool(false)),
+            ("architectures", Value::Str("ImageGPTModel".into())),
+            ("architectures", Value::List(vec![Value::Int(1)])),
+            ("pad_token_id", Value::Bool(true)),
+            ("bos_token_id", Value::Float(1.0)),
+            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Bool(true)])),
+            ("sep_token_id", Value::Str("1".into())),
+        ];
+        for (name, v) in bad {
+            let got = validate_imagegpt_config(&[(name.to_string(), v.clone())]);
+            assert_eq!(got.len(), 1, "{name} = {v}");
+            assert_eq!(got[0].field, name);
+            assert_eq!(got[0].value, v.to_string());
+        }
+        assert_eq!(Value::List(vec![Value::Int(1), Value::Str("a".into())]).to_string(), "[1, \"a\"]");
+    }
+
+    #[test]
+    fn problem_type_values() {
+        for ok in [Value::None, Value::Str("regression".into()), Value::Str("multi_label_classification".into())] {
+            let f = vec![("problem_type".to_string(), ok)];
+            assert_eq!(validate_imagegpt_config(&f), vec![]);
+        }
+        for bad in [Value::Str("classification".into()), Value::Int(1)] {
+            let v = validate_imagegpt_config(&[("problem_type".to_string(), bad)]);
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].field, "problem_type");
+            assert!(v[0].rule.contains("single_label_classification"), "{}", v[0].rule);
+        }
+    }
+
+    #[test]
+    fn every_activation_name_is_accepted_and_others_rejected() {
+        for name in ACTIVATION_FUNCTIONS {
+            let f = vec![("activation_function".to_string(), Value::Str((*name).into()))];
+            assert_eq!(validate_imagegpt_config(&f), vec![], "{name}");
+        }
+        for bad in [Value::Str("GELU".into()), Value::Str("".into()), Value::None, Value::Int(3)] {
+            let f = vec![("activation_function".to_string(), bad)];
+            assert_eq!(validate_imagegpt_config(&f).len(), 1);
+        }
+    }
+
+    #[test]
+    fn non_finite_and_wrong_types_are_rejected() {
+        for (field, bad) in [
+            ("embd_pdrop", Value::Float(f64::INFINITY)),
+            ("attn_pdrop", Value::Float(-0.1)),
+            ("layer_norm_epsilon", Value::Float(-1e-5)),
+            ("layer_norm_epsilon", Value::Str("1e-5".into())),
+            ("initializer_range", Value::Float(-0.02)),
+            ("initializer_range", Value::Bool(true)),
+            ("n_inner", Value::Float(2048.0)),
+            ("vocab_size", Value::BigInt("-99999999999999999999".into())),
+            ("scale_attn_weights", Value::None),
+        ] {
+            let v = validate_imagegpt_config(&set(official(512, 8, 24), field, bad.clone()));
+            assert_eq!(v.len(), 1, "{field} = {bad:?}: {v:?}");
+            assert_eq!(v[0].field, field);
+            assert_eq!(v[0].value, bad.to_string());
+        }
     }
 }

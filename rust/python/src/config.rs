@@ -2,10 +2,16 @@
 
 use imagegpt_core::config::{self, Value, Violation};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-/// Reduces a Python object to the [`Value`] the rules look at.
+/// Reduces a Python object to the [`Value`] the rules look at. A list or tuple becomes a
+/// [`Value::List`] of its items; lists nested inside it are not descended into (no rule needs them,
+/// and it keeps the recursion one level deep whatever the input).
 fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    to_value_at(obj, true)
+}
+
+fn to_value_at(obj: &Bound<'_, PyAny>, top: bool) -> PyResult<Value> {
     if obj.is_none() {
         return Ok(Value::None);
     }
@@ -23,6 +29,13 @@ fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
             Ok(i) => Value::Int(i),
             Err(_) => Value::BigInt(obj.str()?.to_str()?.to_owned()),
         });
+    }
+    if top && (obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+        let mut items = Vec::new();
+        for item in obj.try_iter()? {
+            items.push(to_value_at(&item?, false)?);
+        }
+        return Ok(Value::List(items));
     }
     let type_name = obj.get_type().name()?.to_str()?.to_owned();
     Ok(Value::Other { repr: obj.repr()?.to_str()?.to_owned(), type_name })

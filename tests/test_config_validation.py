@@ -1,0 +1,316 @@
+"""Validation of ImageGPTConfig (rules in the Rust core), malformed files, and check_compatible."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import math
+import pathlib
+
+import pytest
+
+from imagegpt_rs import ConfigValidationError, ImageGPTConfig, _native, check_compatible
+from imagegpt_rs.configuration import ConfigFileError
+
+VALID = dict(n_embd=512, n_head=8, n_layer=24)
+
+# field -> values that break its rule
+BAD_VALUES = {
+    "vocab_size": [0, -1, True, 2.0, "513", None],
+    "n_positions": [0, -1024, False, 1024.0, None],
+    "n_embd": [0, -8, True, 512.0],
+    "n_layer": [0, -1, True, 24.5, "24"],
+    "n_head": [0, -8, False, 8.0],
+    "n_inner": [0, -1, True, 2048.0, "2048"],
+    "activation_function": ["gelu2", "GELU", "", None, 1],
+    "resid_pdrop": [-0.1, 1.5, math.nan, math.inf, True, "0.1", None],
+    "embd_pdrop": [-1, 2, -math.inf, False],
+    "attn_pdrop": [1.0000001, math.nan, "x"],
+    "layer_norm_epsilon": [0, 0.0, -1e-5, math.inf, math.nan, True, None],
+    "initializer_range": [-0.02, -1, math.nan, math.inf, False, "0.02"],
+    "scale_attn_weights": [1, 0, "True", None],
+    "use_cache": [1, "yes"],
+    "tie_word_embeddings": [0, None],
+    "scale_attn_by_inverse_layer_idx": [1.0, "False"],
+    "reorder_and_upcast_attn": [0, None],
+    "problem_type": ["ranking", "", 1],
+    # PretrainedConfig fields transformers 5 types strictly
+    "output_hidden_states": [1, "no"],
+    "return_dict": [0],
+    "torchscript": [None, 1],
+    "is_encoder_decoder": [1],
+    "is_decoder": ["True"],
+    "add_cross_attention": [0],
+    "tie_encoder_decoder": [None],
+    "chunk_size_feed_forward": [-1, True, 1.5],
+    "architectures": ["ImageGPTForCausalImageModeling", [1]],
+    "bos_token_id": [True, 1.0, "1"],
+    "pad_token_id": ["0"],
+    "eos_token_id": [[1, True], "2", 2.0],
+    "sep_token_id": [False],
+    "decoder_start_token_id": [0.5],
+}
+ALIASES = {
+    "hidden_size": "n_embd",
+    "max_position_embeddings": "n_positions",
+    "num_attention_heads": "n_head",
+    "num_hidden_layers": "n_layer",
+}
+
+
+def _check_error(err: ConfigValidationError, field: str, value) -> None:
+    assert isinstance(err, ValueError)
+    assert [e["field"] for e in err.errors] == [field]
+    message = str(err)
+    assert field in message
+    shown = err.errors[0]["value"]
+    assert shown in message
+    # the value shown is the Python value (repr-like: strings quoted, floats as Python prints them)
+    if isinstance(value, str):
+        assert shown == json.dumps(value)
+    elif isinstance(value, bool) or value is None:
+        assert shown == repr(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        assert float(shown) == value
+    elif isinstance(value, int):
+        # an int for a float-only field is stored as a float first (see configuration.py)
+        assert shown == str(value) or (field in ("layer_norm_epsilon", "initializer_range") and shown == repr(float(value)))
+    elif isinstance(value, list):
+        assert shown.startswith("[")
+
+
+@pytest.mark.parametrize(
+    "field,value", [(f, v) for f, values in BAD_VALUES.items() for v in values], ids=lambda x: repr(x)
+)
+def test_each_rule_rejects_at_construction_and_assignment(field, value):
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig(**{field: value})
+    _check_error(exc.value, field, value)
+
+    config = ImageGPTConfig()
+    before = config.to_dict()
+    with pytest.raises(ConfigValidationError) as exc:
+        setattr(config, field, value)
+    _check_error(exc.value, field, value)
+    assert config.to_dict() == before  # a rejected assignment changes nothing
+
+
+@pytest.mark.parametrize("alias,field", list(ALIASES.items()))
+@pytest.mark.parametrize("value", [0, True, 3.0])
+def test_aliases_are_validated(alias, field, value):
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig(**{alias: value})
+    _check_error(exc.value, field, value)
+    config = ImageGPTConfig()
+    with pytest.raises(ConfigValidationError) as exc:
+        setattr(config, alias, value)
+    _check_error(exc.value, field, value)
+
+
+def test_divisibility_and_all_problems_at_once():
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig(n_embd=500, n_head=8)
+    assert exc.value.errors == [{"field": "n_embd", "value": "500", "rule": "must be divisible by n_head (8)"}]
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig(vocab_size=0, resid_pdrop=2.0, use_cache=1, activation_function="nope", layer_norm_epsilon=0.0)
+    fields = [e["field"] for e in exc.value.errors]
+    assert fields == ["vocab_size", "activation_function", "resid_pdrop", "layer_norm_epsilon", "use_cache"]
+    assert "has 5 invalid fields" in str(exc.value)
+    for field in fields:
+        assert field in str(exc.value)
+
+
+def test_official_configs_pass():
+    for n_embd, n_head, n_layer in [(512, 8, 24), (1024, 8, 36), (1536, 16, 48)]:
+        config = ImageGPTConfig(n_embd=n_embd, n_head=n_head, n_layer=n_layer)
+        assert (config.hidden_size, config.num_attention_heads, config.num_hidden_layers) == (n_embd, n_head, n_layer)
+
+
+def test_valid_edge_values_pass():
+    ImageGPTConfig(resid_pdrop=0, embd_pdrop=1, attn_pdrop=1.0, initializer_range=0, n_inner=1, layer_norm_epsilon=1)
+    ImageGPTConfig(vocab_size=2**70, n_embd=1, n_head=1)  # big ints are ints
+
+
+def test_joint_changes_go_through_update():
+    config = ImageGPTConfig()
+    with pytest.raises(ConfigValidationError, match="divisible"):
+        config.n_embd = 60  # n_head is still 8
+    assert config.n_embd == 512
+    config.update({"n_embd": 60, "num_attention_heads": 6})
+    assert (config.n_embd, config.n_head) == (60, 6)
+    before = config.to_dict()
+    with pytest.raises(ConfigValidationError) as exc:
+        config.update({"n_layer": 0, "use_cache": "no", "custom": 1})
+    assert [e["field"] for e in exc.value.errors] == ["n_layer", "use_cache"]
+    assert config.to_dict() == before and not hasattr(config, "custom")  # all or nothing
+    with pytest.raises(ConfigValidationError, match="n_layer"):
+        config.update_from_string("n_layer=0")
+    assert config.n_layer == 24
+
+
+def test_from_dict_validates_the_final_state():
+    d = ImageGPTConfig().to_dict()
+    d["n_embd"] = 60
+    # invalid on its own, fixed by the override: accepted, as transformers applies overrides after building
+    config = ImageGPTConfig.from_dict(dict(d), n_head=6)
+    assert (config.n_embd, config.n_head) == (60, 6)
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig.from_dict(dict(d), n_layer=-1)
+    assert [e["field"] for e in exc.value.errors] == ["n_layer", "n_embd"]
+
+
+def test_invalid_field_in_file_names_the_file(tmp_path):
+    path = tmp_path / "config.json"
+    d = json.loads(ImageGPTConfig().to_json_string())
+    d["n_head"] = 0
+    d["attn_pdrop"] = 3
+    path.write_text(json.dumps(d, indent=2))
+    for load in (ImageGPTConfig.from_json_file, ImageGPTConfig.from_pretrained):
+        with pytest.raises(ConfigValidationError) as exc:
+            load(path)
+        assert str(path) in str(exc.value)
+        assert [e["field"] for e in exc.value.errors] == ["n_head", "attn_pdrop"]
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{\n  "n_embd": 512,\n  "n_head": 8,\n}\n',  # trailing comma
+        '{\n  "n_embd": 512\n  "n_head": 8\n}',  # missing comma
+        '{"n_embd": 512, "n_layer": }',
+        "",
+        "\n\n   [",
+    ],
+)
+def test_malformed_json_names_file_line_and_column(tmp_path, text):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(json.JSONDecodeError) as reference:
+        json.loads(text)
+    for load in (ImageGPTConfig.from_json_file, ImageGPTConfig.from_pretrained):
+        for arg in (path, tmp_path) if load is ImageGPTConfig.from_pretrained else (path,):
+            with pytest.raises(ConfigFileError) as exc:
+                load(arg)
+            err = exc.value
+            assert isinstance(err, ConfigValidationError) and isinstance(err, ValueError) and isinstance(err, OSError)
+            assert (err.lineno, err.colno) == (reference.value.lineno, reference.value.colno)
+            assert str(path) in str(err)
+            assert f"line {reference.value.lineno}, column {reference.value.colno}" in str(err)
+
+
+def test_json_that_is_not_an_object(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigFileError, match="JSON object"):
+        ImageGPTConfig.from_json_file(path)
+    path.write_bytes(b'{"n_embd": "\xff"}')
+    with pytest.raises(ConfigFileError, match="UTF-8") as exc:
+        ImageGPTConfig.from_json_file(path)
+    assert str(path) in str(exc.value)
+
+
+def test_missing_config_file_is_an_os_error(tmp_path):
+    with pytest.raises(OSError, match="config.json"):
+        ImageGPTConfig.from_pretrained(tmp_path)
+
+
+def test_validation_matches_transformers_where_it_also_rejects():
+    transformers = pytest.importorskip("transformers")
+    for kw in (dict(problem_type="ranking"), dict(label2id=[("a", 0)]), dict(id2label=["a"])):
+        with pytest.raises(ValueError):
+            transformers.ImageGPTConfig(**kw)
+        with pytest.raises(ConfigValidationError):
+            ImageGPTConfig(**kw)
+    with pytest.raises(ConfigValidationError, match="id2label"):
+        ImageGPTConfig(id2label={"zero": "a"})
+
+
+def _act2fn_keys() -> list[str]:
+    """transformers' ACT2FN keys, read from activations.py without importing it (it needs torch)."""
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("transformers is not installed")
+    source = pathlib.Path(list(spec.submodule_search_locations)[0], "activations.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ACT2CLS" for t in node.targets):
+            return [ast.literal_eval(k) for k in node.value.keys]
+    raise AssertionError("ACT2CLS not found in transformers/activations.py")
+
+
+def test_activation_names_equal_transformers_act2fn():
+    keys = _act2fn_keys()
+    assert sorted(_native.activation_functions()) == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    if importlib.util.find_spec("torch") is not None:
+        from transformers.activations import ACT2FN
+
+        assert sorted(ACT2FN) == sorted(_native.activation_functions())
+    for name in keys:
+        assert ImageGPTConfig(activation_function=name).activation_function == name
+
+
+# ------------------------------------------------------------------------------------- check_compatible
+
+
+def _processor():
+    transformers = pytest.importorskip("transformers")
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    # the openai/imagegpt-* checkpoints resize to 32x32 (the processor's own default is 256x256)
+    return transformers.ImageGPTImageProcessor(clusters=rng.uniform(-1, 1, (512, 3)), size={"height": 32, "width": 32})
+
+
+def test_check_compatible_with_transformers_processor():
+    processor = _processor()
+    config = ImageGPTConfig()
+    # the real processor's clusters and size dict, as transformers stores them
+    check_compatible(config, n_clusters=processor.clusters, image_size=processor.size)
+    check_compatible(config, n_clusters=len(processor.clusters), image_size=(processor.size["height"], processor.size["width"]))
+    check_compatible(config.to_transformers(), n_clusters=512, image_size=32)
+    default_size = type(processor)(clusters=processor.clusters).size  # transformers' default: 256x256
+    with pytest.raises(ConfigValidationError, match="n_positions = 1024") as exc:
+        check_compatible(config, n_clusters=processor.clusters, image_size=default_size)
+    h, w = default_size["height"], default_size["width"]
+    assert str(h * w) in str(exc.value)
+    with pytest.raises(ConfigValidationError) as exc:
+        check_compatible(ImageGPTConfig(vocab_size=512, n_positions=1000), n_clusters=processor.clusters, image_size=processor.size)
+    err = exc.value
+    assert [e["field"] for e in err.errors] == ["vocab_size", "n_positions"]
+    assert err.errors[0]["value"] == "512" and "513" in err.errors[0]["rule"]
+    assert err.errors[1]["value"] == "1000" and "1024" in err.errors[1]["rule"]
+    assert "vocab_size = 512" in str(err) and "n_positions = 1000" in str(err)
+
+
+def test_check_compatible_shapes_and_bad_arguments():
+    config = ImageGPTConfig(n_positions=48 * 32)
+    check_compatible(config, image_size=(48, 32))
+    check_compatible(config)  # nothing to compare
+    with pytest.raises(ConfigValidationError, match="n_positions"):
+        check_compatible(config, image_size=(48, 33))
+    with pytest.raises(ConfigValidationError, match="vocab_size"):
+        check_compatible(config, n_clusters=511)
+    for bad in (dict(n_clusters=0), dict(n_clusters=True), dict(n_clusters=2.5), dict(image_size=(0, 5)),
+                dict(image_size=(1, 2, 3)), dict(image_size="32"), dict(image_size=2**80), dict(n_clusters=-(2**70))):
+        with pytest.raises(ConfigValidationError):
+            check_compatible(config, **bad)
+    with pytest.raises(ConfigValidationError, match="image_size"):
+        check_compatible(config, image_size=(0, 5))
+
+
+def test_using_the_config_imports_nothing_heavy(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, imagegpt_rs\n"
+        "c = imagegpt_rs.ImageGPTConfig(n_layer=12)\n"
+        f"c.save_pretrained({str(tmp_path)!r}); c = imagegpt_rs.ImageGPTConfig.from_pretrained({str(tmp_path)!r})\n"
+        "imagegpt_rs.check_compatible(c, n_clusters=512, image_size=32); c.to_diff_dict(); repr(c)\n"
+        "print(json.dumps([m for m in ('transformers', 'torch', 'huggingface_hub', 'numpy', 'PIL', 'onnx') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert json.loads(out) == []
