@@ -202,7 +202,7 @@ def test_is_torch_support_available_matches(model_config):
     assert mine.is_torch_support_available is theirs.is_torch_support_available
 
 
-@pytest.mark.parametrize("installed", ["1.7.1", "1.8.0", "1.13.1+cu117", "2.5.1+cpu", "10.0"])
+@pytest.mark.parametrize("installed", ["1.7.1", "1.8.0", "1.13.1+cu117", "2.0.1", "2.1.0", "2.5.1+cpu", "10.0"])
 def test_is_torch_support_available_version_rule(monkeypatch, model_config, installed):
     from packaging import version
 
@@ -210,7 +210,9 @@ def test_is_torch_support_available_version_rule(monkeypatch, model_config, inst
 
     monkeypatch.setattr(config_module.importlib.util, "find_spec", lambda name: object())
     monkeypatch.setattr(config_module.importlib.metadata, "version", lambda name: installed)
-    expected = version.parse(installed) >= TheirOnnxConfig.torch_onnx_minimum_version
+    # transformers 4.57 disables torch below 2.1 (utils/import_utils.py), then checks the ONNX minimum
+    parsed = version.parse(installed)
+    expected = parsed >= version.parse("2.1.0") and parsed >= TheirOnnxConfig.torch_onnx_minimum_version
     assert ours.ImageGPTOnnxConfig(model_config).is_torch_support_available is expected
 
 

@@ -80,6 +80,10 @@ class PatchingSpec:
     op_wrapper: Optional[Callable] = None
 
 
+# transformers 4.57 disables torch below 2.1 (is_torch_available() is then False).
+_TRANSFORMERS_MIN_TORCH = (2, 1)
+
+
 def _torch_version() -> Optional[tuple[int, ...]]:
     """The installed torch's (major, minor) version without importing torch, or ``None`` if absent."""
     if importlib.util.find_spec("torch") is None:
@@ -226,12 +230,13 @@ class OnnxConfig(ABC):
 
     @property
     def is_torch_support_available(self) -> bool:
-        """Whether torch is installed at version >= :attr:`torch_onnx_minimum_version` (torch is not imported)."""
+        """Whether torch is installed at a version transformers 4.57 can use (>= 2.1) and at least
+        :attr:`torch_onnx_minimum_version` (torch is not imported)."""
         installed = _torch_version()
         if installed is None:
             return False
         minimum = tuple(int(p) for p in self.torch_onnx_minimum_version.split("."))
-        return installed >= minimum
+        return installed >= _TRANSFORMERS_MIN_TORCH and installed >= minimum
 
     @staticmethod
     def use_external_data_format(num_parameters: int) -> bool:
