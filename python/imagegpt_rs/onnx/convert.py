@@ -33,6 +33,42 @@ def _forward(model: Any) -> Any:
     return model.forward if hasattr(model, "forward") else model
 
 
+def _needs_position_ids(model: Any, inputs: Mapping[str, Any]) -> bool:
+    """Whether to pass ``position_ids`` to a transformers ImageGPT model.
+
+    transformers 4.57's ImageGPT models crash when ``use_cache`` is False (which ``values_override`` sets for
+    export) and no ``position_ids`` are given: ``past_length`` stays ``None`` and ``arange(None, ...)`` fails.
+    Passing ``arange(sequence)``, what the model computes itself without a cache, gives the same outputs.
+    """
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) != "imagegpt" or "position_ids" in inputs or "input_ids" not in inputs:
+        return False
+    return "position_ids" in inspect.signature(_forward(model)).parameters
+
+
+def _position_ids(torch: Any, input_ids: Any) -> Any:
+    return torch.arange(input_ids.shape[-1], dtype=torch.long, device=input_ids.device).unsqueeze(0)
+
+
+def _with_position_ids(torch: Any, model: Any) -> Any:
+    """``model`` wrapped so that its traced forward takes ``input_ids`` only and computes ``position_ids``."""
+
+    class _ImageGPTExportWrapper(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+            self.config = inner.config
+
+        def forward(self, input_ids: Any) -> Any:
+            return self.inner(input_ids=input_ids, position_ids=_position_ids(torch, input_ids))
+
+    wrapper = _ImageGPTExportWrapper(model)
+    # a new Module starts in training mode, and torch.onnx.export restores the mode it found recursively:
+    # match the model's, or the model would be left with dropout on
+    wrapper.train(model.training)
+    return wrapper
+
+
 def ensure_model_and_config_inputs_match(model: Any, model_inputs: Iterable[str]) -> tuple[bool, list[str]]:
     """Whether every dummy input is a parameter of ``model.forward``, and those inputs in forward's order."""
     parameters = inspect.signature(_forward(model)).parameters
@@ -57,6 +93,10 @@ def export(
     applied to ``model.config``, dummy inputs come from ``config.generate_dummy_inputs(preprocessor,
     framework="pt")``, input/output names and dynamic axes from ``config.inputs`` / ``config.outputs``, and
     the config's patching specs are applied during the export (and restored even if it fails).
+
+    Unlike transformers 4.57, whose ImageGPT models crash once ``use_cache`` is off and no ``position_ids`` are
+    given, ImageGPT models are traced with ``position_ids = arange(sequence)`` computed inside the graph (what
+    the model computes itself); the graph's only input stays ``input_ids``.
 
     Returns:
         ``(inputs of model.forward that are fed, in forward's order; ONNX output names)``.
@@ -114,9 +154,10 @@ def export(
         )
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             kwargs["dynamo"] = False  # dynamic_axes belong to the TorchScript exporter
+        traced = _with_position_ids(torch, model) if _needs_position_ids(model, model_inputs) else model
         config.patch_ops()
         try:
-            torch.onnx.export(model, (model_inputs,), **kwargs)
+            torch.onnx.export(traced, (model_inputs,), **kwargs)
         finally:
             config.restore_ops()
     return matched_inputs, onnx_outputs
@@ -213,8 +254,11 @@ def validate_model_outputs(
         import torch
 
         reference_model.to("cpu")
+        call_inputs = dict(reference_inputs)
+        if _needs_position_ids(reference_model, call_inputs):
+            call_inputs["position_ids"] = _position_ids(torch, call_inputs["input_ids"])
         with torch.no_grad():
-            ref_outputs = reference_model(**reference_inputs)
+            ref_outputs = reference_model(**call_inputs)
     else:
         ref_outputs = reference_model(**reference_inputs)
     ref_dict: dict[str, Any] = {}
