@@ -61,11 +61,11 @@ def _save(tmp_path, model, name="model.onnx"):
 def model_config(request):
     if request.param == "transformers":
         transformers = pytest.importorskip("transformers")
-        return transformers.ImageGPTConfig(n_embd=HIDDEN)
+        return transformers.ImageGPTConfig(n_embd=16, n_head=2)
     import imagegpt_rs
 
     try:
-        return imagegpt_rs.ImageGPTConfig(n_embd=HIDDEN)
+        return imagegpt_rs.ImageGPTConfig(n_embd=16, n_head=2)
     except (AttributeError, ImportError):
         pytest.skip("imagegpt_rs.ImageGPTConfig is not available in this build yet")
 

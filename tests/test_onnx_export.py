@@ -59,7 +59,7 @@ class NumpyModel:
 
 
 def _config():
-    return ours.ImageGPTOnnxConfig(transformers.ImageGPTConfig(n_embd=HIDDEN))
+    return ours.ImageGPTOnnxConfig(transformers.ImageGPTConfig())
 
 
 def _dummy(config, seed):

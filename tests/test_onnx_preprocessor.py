@@ -229,3 +229,49 @@ def test_export_preprocessor_with_color_quantizer(tmp_path, table, photos, make_
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_array_equal(session.run(None, {"pixel_values": batch})[0], expected)
     assert model.graph.output[0].name == "input_ids"
+
+
+class _ReferenceQuantizer:
+    """Stands in for imagegpt_rs.ColorQuantizer (same contract: uint16 table of 2**24 entries)."""
+
+    seen: list = []
+    cache: dict = {}
+
+    def __init__(self, clusters):
+        self.clusters = np.asarray(clusters)
+
+    def lookup_table(self):
+        _ReferenceQuantizer.seen.append(self.clusters)
+        key = self.clusters.tobytes()
+        if key not in _ReferenceQuantizer.cache:
+            _ReferenceQuantizer.cache[key] = reference_table(self.clusters)
+        return _ReferenceQuantizer.cache[key].astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    "settings, dims",
+    [
+        (dict(size={"height": 24, "width": 20}), ["batch", 24, 20, 3]),
+        (dict(do_resize=False), ["batch", "height", "width", 3]),
+    ],
+)
+def test_export_preprocessor_wiring(tmp_path, monkeypatch, table, photos, settings, dims):
+    # export_preprocessor's own work (sizes, table source, file) with a reference quantizer in place of ours
+    monkeypatch.setattr(imagegpt_rs, "ColorQuantizer", _ReferenceQuantizer, raising=False)
+    _ReferenceQuantizer.seen.clear()
+    _ReferenceQuantizer.cache[np.asarray(CLUSTERS).tobytes()] = table
+    processor = transformers.ImageGPTImageProcessor(clusters=CLUSTERS, **settings)
+    path = tmp_path / "q.onnx"
+    export_preprocessor(processor, path)
+    assert len(_ReferenceQuantizer.seen) == 1
+    np.testing.assert_array_equal(_ReferenceQuantizer.seen[0], CLUSTERS)
+    onnx.checker.check_model(str(path))
+    loaded = onnx.load(str(path))
+    assert [d.dim_param or d.dim_value for d in loaded.graph.input[0].type.tensor_type.shape.dim] == dims
+    height, width = (24, 20) if settings.get("do_resize", True) else (40, 28)
+    batch = np.stack([_resized(image, height, width) for image in photos.values()])
+    expected = transformers.ImageGPTImageProcessor(clusters=CLUSTERS, do_resize=False)(
+        list(batch), return_tensors="np"
+    )["input_ids"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, {"pixel_values": batch})[0], expected)
