@@ -475,6 +475,30 @@ def test_wrong_preprocessor_type(model_config, bad):
     assert type(preprocessor).__name__ in str(info.value)
 
 
+def test_signatures_extend_transformers():
+    import inspect
+
+    for mine, theirs in [
+        (ours.OnnxConfig.generate_dummy_inputs, TheirOnnxConfig.generate_dummy_inputs),
+        (ours.ImageGPTOnnxConfig.generate_dummy_inputs, TheirImageGPTOnnxConfig.generate_dummy_inputs),
+        (ours.OnnxConfig._generate_dummy_images, TheirOnnxConfig._generate_dummy_images),
+        (ours.OnnxConfig.__init__, TheirOnnxConfig.__init__),
+        (ours.OnnxConfig.from_model_config.__func__, TheirOnnxConfig.from_model_config.__func__),
+    ]:
+        a = [(p.name, p.default) for p in inspect.signature(mine).parameters.values() if p.kind != p.KEYWORD_ONLY]
+        b = [(p.name, p.default) for p in inspect.signature(theirs).parameters.values()]
+        assert a == b, mine.__qualname__
+
+
+def test_deprecated_tokenizer_argument_is_refused(model_config):
+    class Mine(ours.OnnxConfig):
+        inputs = ours.ImageGPTOnnxConfig.inputs
+
+    processor = _processor("transformers", do_resize=False)
+    with pytest.raises(TypeError, match="tokenizer"):
+        Mine(model_config).generate_dummy_inputs(processor, tokenizer=_tokenizer())
+
+
 @pytest.mark.parametrize(
     "kwargs, error, name",
     [

@@ -234,3 +234,20 @@ def test_patching_specs_are_applied_during_export_and_restored(tmp_path):
     ours.export(_processor(), Probe(model), config, output=tmp_path / "p.onnx")
     assert during and set(during) == {"patched"}
     assert holder.op() == "original"
+
+
+def test_signatures_follow_transformers():
+    import inspect
+
+    from transformers.onnx import convert as their_convert
+
+    for mine, theirs in [
+        (ours.export, their_convert.export),
+        (ours.validate_model_outputs, their_convert.validate_model_outputs),
+        (ours.ensure_model_and_config_inputs_match, their_convert.ensure_model_and_config_inputs_match),
+    ]:
+        a = [p.name for p in inspect.signature(mine).parameters.values() if p.kind != p.KEYWORD_ONLY]
+        b = [p.name for p in inspect.signature(theirs).parameters.values()]
+        assert a == b, mine.__name__
+    # beyond transformers: opset may be omitted (config.default_onnx_opset)
+    assert inspect.signature(ours.export).parameters["opset"].default is None

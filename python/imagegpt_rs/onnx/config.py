@@ -298,15 +298,23 @@ class OnnxConfig(ABC):
         num_channels: int = 3,
         image_width: int = 40,
         image_height: int = 40,
+        sampling_rate: int = 22050,
+        time_duration: float = 5.0,
+        frequency: int = 220,
+        tokenizer: Any = None,
         *,
         seed: Optional[int] = None,
     ) -> dict[str, Any]:
         """Inputs for the exporter: random images run through an image processor.
 
-        A batch size <= 0 means a dynamic axis and uses :attr:`default_fixed_batch`, as transformers does.
-        Only image processors are supported here (ImageGPT has no tokenizer); a tokenizer or anything that
-        is not a callable image processor raises TypeError.
+        Same signature as transformers 4.57. A batch size <= 0 means a dynamic axis and uses
+        :attr:`default_fixed_batch`, as transformers does. Only image processors are supported here
+        (ImageGPT has no tokenizer and no audio): a tokenizer (as ``preprocessor`` or the deprecated
+        ``tokenizer``) or anything that is not a callable image processor raises TypeError; the audio
+        arguments are accepted and unused. ``seed`` is as in :meth:`_generate_dummy_images`.
         """
+        if tokenizer is not None:
+            preprocessor = tokenizer
         _check_image_processor(preprocessor)
         batch_size = compute_effective_axis_dimension(batch_size, fixed_dimension=OnnxConfig.default_fixed_batch)
         images = self._generate_dummy_images(batch_size, num_channels, image_height, image_width, seed=seed)
