@@ -270,7 +270,10 @@ class OnnxConfig(ABC):
         the global state. ``num_channels`` may be 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); transformers
         fails on 1.
         """
-        from PIL import Image
+        try:
+            from PIL import Image
+        except ImportError as exc:  # pragma: no cover - Pillow is in the test extra
+            raise ImportError("dummy images need Pillow: pip install 'imagegpt-rs[pillow]'") from exc
 
         batch_size = _check_size("batch_size", batch_size)
         num_channels = _check_size("num_channels", num_channels)
