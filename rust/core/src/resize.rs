@@ -44,8 +44,14 @@ pub enum Filter {
 
 impl Filter {
     /// Every filter, in Pillow's numbering order.
-    pub const ALL: [Filter; 6] =
-        [Filter::Nearest, Filter::Lanczos, Filter::Bilinear, Filter::Bicubic, Filter::Box, Filter::Hamming];
+    pub const ALL: [Filter; 6] = [
+        Filter::Nearest,
+        Filter::Lanczos,
+        Filter::Bilinear,
+        Filter::Bicubic,
+        Filter::Box,
+        Filter::Hamming,
+    ];
 
     /// The filter with Pillow's number `code`.
     pub fn from_code(code: i64) -> Result<Self, ResizeError> {
@@ -191,6 +197,16 @@ impl PillowCompat {
         }
     }
 
+    /// The behaviour of the newest release of Pillow `major` (12 means 12.2-12.3, 13 means 13.x), the
+    /// form the Python API's integer `pillow_compat` takes.
+    pub fn from_major(major: i64) -> Result<Self, ResizeError> {
+        match major {
+            12 => Ok(PillowCompat::V12),
+            13 => Ok(PillowCompat::V13),
+            _ => Err(ResizeError::Compat { major, minor: 0 }),
+        }
+    }
+
     /// Whether a resize from `in_w x in_h` to `out_w x out_h` that needs both passes runs the vertical
     /// pass first.
     pub fn vertical_first(self, in_w: usize, in_h: usize, out_w: usize, out_h: usize) -> bool {
@@ -209,13 +225,29 @@ pub enum ResizeError {
     #[error("{what} must be at least 1, got {value}")]
     ZeroSize { what: &'static str, value: usize },
     #[error("{what} = {value} is too large (at most {max})")]
-    TooLarge { what: &'static str, value: usize, max: usize },
+    TooLarge {
+        what: &'static str,
+        value: usize,
+        max: usize,
+    },
     #[error("channels must be 1 (L), 3 (RGB) or 4 (RGBA), got {0}")]
     Channels(usize),
     #[error("buffer of {got} bytes does not match width {width} x height {height} x channels {channels} = {expected}")]
-    BufferLength { got: usize, expected: usize, width: usize, height: usize, channels: usize },
+    BufferLength {
+        got: usize,
+        expected: usize,
+        width: usize,
+        height: usize,
+        channels: usize,
+    },
     #[error("output buffer of {got} bytes does not match {expected} (width {width} x height {height} x channels {channels})")]
-    OutputLength { got: usize, expected: usize, width: usize, height: usize, channels: usize },
+    OutputLength {
+        got: usize,
+        expected: usize,
+        width: usize,
+        height: usize,
+        channels: usize,
+    },
     #[error(
         "unknown resampling filter {0}: use 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), 3 (BICUBIC), 4 (BOX) or 5 (HAMMING)"
     )]
@@ -238,15 +270,31 @@ pub struct ImageView<'a> {
 
 impl<'a> ImageView<'a> {
     /// Checks the sizes and the buffer length.
-    pub fn new(data: &'a [u8], width: usize, height: usize, channels: usize) -> Result<Self, ResizeError> {
+    pub fn new(
+        data: &'a [u8],
+        width: usize,
+        height: usize,
+        channels: usize,
+    ) -> Result<Self, ResizeError> {
         check_side("width", width)?;
         check_side("height", height)?;
         check_channels(channels)?;
         let expected = byte_len(width, height, channels)?;
         if data.len() != expected {
-            return Err(ResizeError::BufferLength { got: data.len(), expected, width, height, channels });
+            return Err(ResizeError::BufferLength {
+                got: data.len(),
+                expected,
+                width,
+                height,
+                channels,
+            });
         }
-        Ok(ImageView { data, width, height, channels })
+        Ok(ImageView {
+            data,
+            width,
+            height,
+            channels,
+        })
     }
 }
 
@@ -255,7 +303,11 @@ fn check_side(what: &'static str, value: usize) -> Result<(), ResizeError> {
         return Err(ResizeError::ZeroSize { what, value });
     }
     if value > MAX_SIDE {
-        return Err(ResizeError::TooLarge { what, value, max: MAX_SIDE });
+        return Err(ResizeError::TooLarge {
+            what,
+            value,
+            max: MAX_SIDE,
+        });
     }
     Ok(())
 }
@@ -272,7 +324,11 @@ fn byte_len(width: usize, height: usize, channels: usize) -> Result<usize, Resiz
         .checked_mul(height)
         .and_then(|n| n.checked_mul(channels))
         .filter(|&n| n <= isize::MAX as usize)
-        .ok_or(ResizeError::TooLarge { what: "width x height x channels", value: usize::MAX, max: isize::MAX as usize })
+        .ok_or(ResizeError::TooLarge {
+            what: "width x height x channels",
+            value: usize::MAX,
+            max: isize::MAX as usize,
+        })
 }
 
 /// The resampling weights of one axis, as Pillow computes them.
@@ -294,7 +350,13 @@ impl AxisCoeffs {
     pub fn new(in_size: usize, out_size: usize, filter: Filter) -> Result<Self, ResizeError> {
         check_side("input size", in_size)?;
         check_side("output size", out_size)?;
-        Ok(Self::with_box(in_size, 0.0, in_size as f32, out_size, filter))
+        Ok(Self::with_box(
+            in_size,
+            0.0,
+            in_size as f32,
+            out_size,
+            filter,
+        ))
     }
 
     /// Pillow's `precompute_coeffs` with a box `[in0, in1)` given as C floats.
@@ -303,7 +365,9 @@ impl AxisCoeffs {
         let filterscale = if scale < 1.0 { 1.0 } else { scale };
         let support = filter.support() * filterscale;
         // Pillow: (int)ceil(support) * 2 + 1
-        let ksize = (support.ceil() as usize).saturating_mul(2).saturating_add(1);
+        let ksize = (support.ceil() as usize)
+            .saturating_mul(2)
+            .saturating_add(1);
         let ss = 1.0 / filterscale;
         let mut bounds = Vec::with_capacity(out_size);
         let mut weights = vec![0.0f64; out_size * ksize];
@@ -327,7 +391,12 @@ impl AxisCoeffs {
             bounds.push((xmin, count));
         }
         let fixed = weights.iter().map(|&w| to_fixed(w)).collect();
-        AxisCoeffs { bounds, ksize, weights, fixed }
+        AxisCoeffs {
+            bounds,
+            ksize,
+            weights,
+            fixed,
+        }
     }
 
     /// The fixed-point weights of output pixel `i` (exactly `count` of them).
@@ -403,8 +472,15 @@ pub struct ResizePlan {
 #[derive(Debug, Clone)]
 enum PlanKind {
     Copy,
-    Nearest { cols: Vec<Option<usize>>, rows: Vec<Option<usize>> },
-    Convolve { horiz: Option<AxisCoeffs>, vert: Option<AxisCoeffs>, vertical_first: bool },
+    Nearest {
+        cols: Vec<Option<usize>>,
+        rows: Vec<Option<usize>>,
+    },
+    Convolve {
+        horiz: Option<AxisCoeffs>,
+        vert: Option<AxisCoeffs>,
+        vertical_first: bool,
+    },
 }
 
 impl ResizePlan {
@@ -424,14 +500,32 @@ impl ResizePlan {
         let kind = if in_w == out_w && in_h == out_h {
             PlanKind::Copy
         } else if filter == Filter::Nearest {
-            PlanKind::Nearest { cols: nearest_indices(in_w, out_w), rows: nearest_indices(in_h, out_h) }
+            PlanKind::Nearest {
+                cols: nearest_indices(in_w, out_w),
+                rows: nearest_indices(in_h, out_h),
+            }
         } else {
-            let horiz = (in_w != out_w).then(|| AxisCoeffs::with_box(in_w, 0.0, in_w as f32, out_w, filter));
-            let vert = (in_h != out_h).then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter));
-            let vertical_first = horiz.is_some() && vert.is_some() && compat.vertical_first(in_w, in_h, out_w, out_h);
-            PlanKind::Convolve { horiz, vert, vertical_first }
+            let horiz = (in_w != out_w)
+                .then(|| AxisCoeffs::with_box(in_w, 0.0, in_w as f32, out_w, filter));
+            let vert = (in_h != out_h)
+                .then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter));
+            let vertical_first = horiz.is_some()
+                && vert.is_some()
+                && compat.vertical_first(in_w, in_h, out_w, out_h);
+            PlanKind::Convolve {
+                horiz,
+                vert,
+                vertical_first,
+            }
         };
-        Ok(ResizePlan { in_w, in_h, out_w, out_h, filter, kind })
+        Ok(ResizePlan {
+            in_w,
+            in_h,
+            out_w,
+            out_h,
+            filter,
+            kind,
+        })
     }
 
     /// The filter.
@@ -451,14 +545,24 @@ impl ResizePlan {
 
     /// Whether the vertical pass runs first.
     pub fn vertical_first(&self) -> bool {
-        matches!(self.kind, PlanKind::Convolve { vertical_first: true, .. })
+        matches!(
+            self.kind,
+            PlanKind::Convolve {
+                vertical_first: true,
+                ..
+            }
+        )
     }
 
     /// Rough count of multiply-adds per channel (to decide on threading).
     pub fn work(&self) -> usize {
         match &self.kind {
             PlanKind::Copy | PlanKind::Nearest { .. } => self.out_w * self.out_h,
-            PlanKind::Convolve { horiz, vert, vertical_first } => {
+            PlanKind::Convolve {
+                horiz,
+                vert,
+                vertical_first,
+            } => {
                 let h = horiz.as_ref().map_or(0, |c| c.taps_total());
                 let v = vert.as_ref().map_or(0, |c| c.taps_total());
                 if *vertical_first {
@@ -479,7 +583,12 @@ impl ResizePlan {
 
     /// Resizes `src` into `dst` (`out_w * out_h * channels` bytes). With `parallel`, large images are
     /// split over the rayon thread pool.
-    pub fn run_into(&self, src: &ImageView<'_>, dst: &mut [u8], parallel: bool) -> Result<(), ResizeError> {
+    pub fn run_into(
+        &self,
+        src: &ImageView<'_>,
+        dst: &mut [u8],
+        parallel: bool,
+    ) -> Result<(), ResizeError> {
         let c = src.channels;
         check_channels(c)?;
         if (src.width, src.height) != (self.in_w, self.in_h) {
@@ -511,11 +620,16 @@ impl ResizePlan {
                 channels: c,
             });
         }
-        let parallel = parallel && self.work() * c >= PARALLEL_WORK && rayon::current_num_threads() > 1;
+        let parallel =
+            parallel && self.work() * c >= PARALLEL_WORK && rayon::current_num_threads() > 1;
         match &self.kind {
             PlanKind::Copy => dst.copy_from_slice(src.data),
             PlanKind::Nearest { cols, rows } => nearest(src, cols, rows, dst),
-            PlanKind::Convolve { horiz, vert, vertical_first } => {
+            PlanKind::Convolve {
+                horiz,
+                vert,
+                vertical_first,
+            } => {
                 let premultiplied;
                 let data = if c == 4 {
                     premultiplied = premultiply(src.data);
@@ -523,11 +637,36 @@ impl ResizePlan {
                 } else {
                     src.data
                 };
-                let img = Img { data, width: self.in_w, height: self.in_h };
+                let img = Img {
+                    data,
+                    width: self.in_w,
+                    height: self.in_h,
+                };
                 match c {
-                    1 => convolve::<1>(img, horiz.as_ref(), vert.as_ref(), *vertical_first, dst, parallel),
-                    3 => convolve::<3>(img, horiz.as_ref(), vert.as_ref(), *vertical_first, dst, parallel),
-                    _ => convolve::<4>(img, horiz.as_ref(), vert.as_ref(), *vertical_first, dst, parallel),
+                    1 => convolve::<1>(
+                        img,
+                        horiz.as_ref(),
+                        vert.as_ref(),
+                        *vertical_first,
+                        dst,
+                        parallel,
+                    ),
+                    3 => convolve::<3>(
+                        img,
+                        horiz.as_ref(),
+                        vert.as_ref(),
+                        *vertical_first,
+                        dst,
+                        parallel,
+                    ),
+                    _ => convolve::<4>(
+                        img,
+                        horiz.as_ref(),
+                        vert.as_ref(),
+                        *vertical_first,
+                        dst,
+                        parallel,
+                    ),
                 }
                 if c == 4 {
                     unpremultiply(dst);
@@ -626,16 +765,28 @@ fn convolve<const C: usize>(
                 let mut mid = vec![0u8; mid_w * out_h * C];
                 vertical_pass_cols::<C>(img, x0, mid_w, v, &mut mid, parallel);
                 let h = h.shifted(x0);
-                let mid_img = Img { data: &mid, width: mid_w, height: out_h };
+                let mid_img = Img {
+                    data: &mid,
+                    width: mid_w,
+                    height: out_h,
+                };
                 horizontal_pass::<C>(mid_img, &h, dst, parallel);
             } else {
                 // Only the rows the vertical pass reads are needed (as Pillow does).
                 let (y0, y1) = v.span();
                 let mut mid = vec![0u8; out_w * (y1 - y0) * C];
-                let rows = Img { data: &img.data[y0 * img.width * C..y1 * img.width * C], width: img.width, height: y1 - y0 };
+                let rows = Img {
+                    data: &img.data[y0 * img.width * C..y1 * img.width * C],
+                    width: img.width,
+                    height: y1 - y0,
+                };
                 horizontal_pass::<C>(rows, h, &mut mid, parallel);
                 let v = v.shifted(y0);
-                let mid_img = Img { data: &mid, width: out_w, height: y1 - y0 };
+                let mid_img = Img {
+                    data: &mid,
+                    width: out_w,
+                    height: y1 - y0,
+                };
                 vertical_pass::<C>(mid_img, &v, dst, parallel);
             }
         }
@@ -655,7 +806,12 @@ const fn strip_rows(c: usize) -> usize {
     }
 }
 
-fn horizontal_pass<const C: usize>(img: Img<'_>, coeffs: &AxisCoeffs, dst: &mut [u8], parallel: bool) {
+fn horizontal_pass<const C: usize>(
+    img: Img<'_>,
+    coeffs: &AxisCoeffs,
+    dst: &mut [u8],
+    parallel: bool,
+) {
     match C {
         1 => horizontal_rows::<C, 32>(img, coeffs, dst, parallel),
         3 => horizontal_rows::<C, 48>(img, coeffs, dst, parallel),
@@ -663,7 +819,12 @@ fn horizontal_pass<const C: usize>(img: Img<'_>, coeffs: &AxisCoeffs, dst: &mut 
     }
 }
 
-fn horizontal_rows<const C: usize, const L: usize>(img: Img<'_>, coeffs: &AxisCoeffs, dst: &mut [u8], parallel: bool) {
+fn horizontal_rows<const C: usize, const L: usize>(
+    img: Img<'_>,
+    coeffs: &AxisCoeffs,
+    dst: &mut [u8],
+    parallel: bool,
+) {
     let rows_per_block = strip_rows(C);
     debug_assert_eq!(rows_per_block * C, L);
     let out_w = coeffs.bounds.len();
@@ -679,10 +840,14 @@ fn horizontal_rows<const C: usize, const L: usize>(img: Img<'_>, coeffs: &AxisCo
     };
     let strip_len = (x1 - x0) * L;
     if parallel {
-        dst.par_chunks_mut(block_bytes).enumerate().for_each_init(|| vec![0u8; strip_len], run);
+        dst.par_chunks_mut(block_bytes)
+            .enumerate()
+            .for_each_init(|| vec![0u8; strip_len], run);
     } else {
         let mut strips = vec![0u8; strip_len];
-        dst.chunks_mut(block_bytes).enumerate().for_each(|item| run(&mut strips, item));
+        dst.chunks_mut(block_bytes)
+            .enumerate()
+            .for_each(|item| run(&mut strips, item));
     }
 }
 
@@ -702,7 +867,9 @@ fn horizontal_block_dispatch<const C: usize, const L: usize>(
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above), which is all `horizontal_block_avx2`
             // requires; the function itself is safe Rust.
-            unsafe { horizontal_block_avx2::<C, L>(rows, in_stride, n, x0, x1, coeffs, out, strips) };
+            unsafe {
+                horizontal_block_avx2::<C, L>(rows, in_stride, n, x0, x1, coeffs, out, strips)
+            };
             return;
         }
     }
@@ -777,7 +944,12 @@ fn horizontal_block<const C: usize, const L: usize>(
 /// Columns per chunk of the vertical pass (keeps the i32 accumulators in L1).
 const V_CHUNK: usize = 2048;
 
-fn vertical_pass<const C: usize>(img: Img<'_>, coeffs: &AxisCoeffs, dst: &mut [u8], parallel: bool) {
+fn vertical_pass<const C: usize>(
+    img: Img<'_>,
+    coeffs: &AxisCoeffs,
+    dst: &mut [u8],
+    parallel: bool,
+) {
     vertical_pass_cols::<C>(img, 0, img.width, coeffs, dst, parallel);
 }
 
@@ -798,10 +970,14 @@ fn vertical_pass_cols<const C: usize>(
         vertical_row_dispatch(img.data, in_stride, col0, start, k, out_row, acc);
     };
     if parallel {
-        dst.par_chunks_mut(out_stride).enumerate().for_each_init(|| vec![0i32; V_CHUNK], run);
+        dst.par_chunks_mut(out_stride)
+            .enumerate()
+            .for_each_init(|| vec![0i32; V_CHUNK], run);
     } else {
         let mut acc = vec![0i32; V_CHUNK];
-        dst.chunks_mut(out_stride).enumerate().for_each(|item| run(&mut acc, item));
+        dst.chunks_mut(out_stride)
+            .enumerate()
+            .for_each(|item| run(&mut acc, item));
     }
 }
 
@@ -876,7 +1052,17 @@ mod tests {
 
     /// A straightforward transcription of the algorithm (one pass at a time, scalar, i64
     /// accumulators) to check the vectorized kernels against.
-    fn reference(src: &[u8], w: usize, h: usize, c: usize, ow: usize, oh: usize, f: Filter, vfirst: bool) -> Vec<u8> {
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        src: &[u8],
+        w: usize,
+        h: usize,
+        c: usize,
+        ow: usize,
+        oh: usize,
+        f: Filter,
+        vfirst: bool,
+    ) -> Vec<u8> {
         let hpass = |data: &[u8], w: usize, h: usize, co: &AxisCoeffs| {
             let ow = co.bounds.len();
             let mut out = vec![0u8; ow * h * c];
@@ -885,7 +1071,8 @@ mod tests {
                     for ch in 0..c {
                         let mut acc: i64 = HALF as i64;
                         for i in 0..n {
-                            acc += data[(y * w + s + i) * c + ch] as i64 * co.fixed[x * co.ksize + i] as i64;
+                            acc += data[(y * w + s + i) * c + ch] as i64
+                                * co.fixed[x * co.ksize + i] as i64;
                         }
                         out[(y * ow + x) * c + ch] = (acc >> 22).clamp(0, 255) as u8;
                     }
@@ -926,10 +1113,14 @@ mod tests {
     }
 
     fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (s >> 56) as u8
             })
             .collect()
@@ -1017,29 +1208,76 @@ mod tests {
     #[test]
     fn errors_name_the_value_and_never_panic() {
         let px = [0u8; 12];
-        assert_eq!(ImageView::new(&px, 0, 4, 3).unwrap_err(), ResizeError::ZeroSize { what: "width", value: 0 });
-        assert_eq!(ImageView::new(&px, 4, 0, 3).unwrap_err(), ResizeError::ZeroSize { what: "height", value: 0 });
+        assert_eq!(
+            ImageView::new(&px, 0, 4, 3).unwrap_err(),
+            ResizeError::ZeroSize {
+                what: "width",
+                value: 0
+            }
+        );
+        assert_eq!(
+            ImageView::new(&px, 4, 0, 3).unwrap_err(),
+            ResizeError::ZeroSize {
+                what: "height",
+                value: 0
+            }
+        );
         let e = ImageView::new(&px, 2, 2, 2).unwrap_err();
         assert_eq!(e, ResizeError::Channels(2));
         assert!(e.to_string().contains("got 2"));
         assert!(ImageView::new(&px, 2, 2, 5).is_err());
         let e = ImageView::new(&px, 2, 3, 3).unwrap_err();
-        assert!(matches!(e, ResizeError::BufferLength { got: 12, expected: 18, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ResizeError::BufferLength {
+                    got: 12,
+                    expected: 18,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("12 bytes"));
         let img = ImageView::new(&px, 2, 2, 3).unwrap();
         let e = resize(&img, 0, 3, Filter::Bilinear, PillowCompat::V13).unwrap_err();
-        assert_eq!(e, ResizeError::ZeroSize { what: "output width", value: 0 });
+        assert_eq!(
+            e,
+            ResizeError::ZeroSize {
+                what: "output width",
+                value: 0
+            }
+        );
         let e = resize(&img, 3, 0, Filter::Bilinear, PillowCompat::V13).unwrap_err();
-        assert_eq!(e, ResizeError::ZeroSize { what: "output height", value: 0 });
+        assert_eq!(
+            e,
+            ResizeError::ZeroSize {
+                what: "output height",
+                value: 0
+            }
+        );
         assert!(ImageView::new(&px, usize::MAX, 2, 3).is_err());
-        assert!(resize(&img, usize::MAX / 2, usize::MAX / 2, Filter::Box, PillowCompat::V13).is_err());
+        assert!(resize(
+            &img,
+            usize::MAX / 2,
+            usize::MAX / 2,
+            Filter::Box,
+            PillowCompat::V13
+        )
+        .is_err());
         // a plan for another size refuses the image
         let plan = ResizePlan::new(3, 3, 2, 2, Filter::Box, PillowCompat::V13).unwrap();
         assert!(plan.run(&img, false).is_err());
         let mut small = [0u8; 3];
         let plan = ResizePlan::new(2, 2, 2, 1, Filter::Box, PillowCompat::V13).unwrap();
-        assert!(matches!(plan.run_into(&img, &mut small, false), Err(ResizeError::OutputLength { .. })));
-        assert_eq!(PillowCompat::from_version(0, 0), Err(ResizeError::Compat { major: 0, minor: 0 }));
+        assert!(matches!(
+            plan.run_into(&img, &mut small, false),
+            Err(ResizeError::OutputLength { .. })
+        ));
+        assert_eq!(
+            PillowCompat::from_version(0, 0),
+            Err(ResizeError::Compat { major: 0, minor: 0 })
+        );
     }
 
     #[test]
@@ -1048,8 +1286,17 @@ mod tests {
         assert_eq!(PillowCompat::from_version(14, 2), Ok(PillowCompat::V13));
         assert_eq!(PillowCompat::from_version(12, 3), Ok(PillowCompat::V12));
         assert_eq!(PillowCompat::from_version(12, 2), Ok(PillowCompat::V12));
-        assert_eq!(PillowCompat::from_version(12, 1), Ok(PillowCompat::V12Legacy));
-        assert_eq!(PillowCompat::from_version(10, 4), Ok(PillowCompat::V12Legacy));
+        assert_eq!(
+            PillowCompat::from_version(12, 1),
+            Ok(PillowCompat::V12Legacy)
+        );
+        assert_eq!(
+            PillowCompat::from_version(10, 4),
+            Ok(PillowCompat::V12Legacy)
+        );
+        assert_eq!(PillowCompat::from_major(12), Ok(PillowCompat::V12));
+        assert_eq!(PillowCompat::from_major(13), Ok(PillowCompat::V13));
+        assert!(PillowCompat::from_major(11).is_err());
         // 13: vertical first when the height loses more than twice the pixels the width loses
         assert!(PillowCompat::V13.vertical_first(100, 300, 90, 50));
         assert!(!PillowCompat::V13.vertical_first(100, 300, 10, 150));
@@ -1086,19 +1333,40 @@ mod tests {
 
     #[test]
     fn kernels_match_the_scalar_reference() {
-        let sizes = [(1, 1), (1, 5), (5, 1), (2, 3), (7, 7), (33, 17), (64, 40), (100, 9)];
+        let sizes = [
+            (1, 1),
+            (1, 5),
+            (5, 1),
+            (2, 3),
+            (7, 7),
+            (33, 17),
+            (64, 40),
+            (100, 9),
+        ];
         let mut seed = 7;
         for &(w, h) in &sizes {
             for c in [1, 3] {
                 seed += 1;
                 let px = noise(w * h * c, seed);
                 let img = ImageView::new(&px, w, h, c).unwrap();
-                for &(ow, oh) in &[(1, 1), (3, 2), (8, 8), (32, 32), (13, 50), (w, h + 3), (w + 2, h)] {
+                for &(ow, oh) in &[
+                    (1, 1),
+                    (3, 2),
+                    (8, 8),
+                    (32, 32),
+                    (13, 50),
+                    (w, h + 3),
+                    (w + 2, h),
+                ] {
                     for f in Filter::ALL.into_iter().skip(1) {
                         for compat in [PillowCompat::V12Legacy, PillowCompat::V13] {
                             let plan = ResizePlan::new(w, h, ow, oh, f, compat).unwrap();
                             let want = reference(&px, w, h, c, ow, oh, f, plan.vertical_first());
-                            assert_eq!(plan.run(&img, false).unwrap(), want, "{w}x{h}x{c} -> {ow}x{oh} {f}");
+                            assert_eq!(
+                                plan.run(&img, false).unwrap(),
+                                want,
+                                "{w}x{h}x{c} -> {ow}x{oh} {f}"
+                            );
                             assert_eq!(plan.run(&img, true).unwrap(), want);
                         }
                     }
@@ -1114,7 +1382,10 @@ mod tests {
         let img = ImageView::new(&px, w, h, 3).unwrap();
         for (ow, oh) in [(64, 64), (1300, 100), (100, 1000)] {
             let plan = ResizePlan::new(w, h, ow, oh, Filter::Bicubic, PillowCompat::V13).unwrap();
-            assert_eq!(plan.run(&img, true).unwrap(), plan.run(&img, false).unwrap());
+            assert_eq!(
+                plan.run(&img, true).unwrap(),
+                plan.run(&img, false).unwrap()
+            );
         }
     }
 

@@ -29,10 +29,15 @@ fn resize<'py>(
             .and_then(|d| d.str().map(|s| format!("an array of dtype {s}")))
             .or_else(|_| image.get_type().name().map(|n| format!("a {n}")))
             .unwrap_or_else(|_| "another object".to_owned());
-        py_error(py, "InputError", format!("image must be a uint8 NumPy array, got {what}"))
+        py_error(
+            py,
+            "InputError",
+            format!("image must be a uint8 NumPy array, got {what}"),
+        )
     })?;
     let filter = Filter::from_code(resample).map_err(|e| input_error(py, e))?;
-    let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1).map_err(|e| input_error(py, e))?;
+    let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
+        .map_err(|e| input_error(py, e))?;
     let readonly = array.readonly();
     let shape = readonly.shape().to_vec();
     let (h, w, c) = match shape[..] {
@@ -47,9 +52,15 @@ fn resize<'py>(
         }
     };
     let owned;
-    let data: &[u8] = match readonly.as_slice() {
-        Ok(s) => s,
-        Err(_) => {
+    // `as_slice` also accepts Fortran-ordered arrays, whose bytes are not in row-major order.
+    let contiguous = if readonly.is_c_contiguous() {
+        readonly.as_slice().ok()
+    } else {
+        None
+    };
+    let data: &[u8] = match contiguous {
+        Some(s) => s,
+        None => {
             owned = readonly.as_array().iter().copied().collect::<Vec<u8>>();
             &owned
         }
