@@ -21,6 +21,7 @@
 //! Use [`resize`] for one image, or build a [`ResizePlan`] once and run it on many images of one size.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -399,13 +400,6 @@ impl AxisCoeffs {
         }
     }
 
-    /// The fixed-point weights of output pixel `i` (exactly `count` of them).
-    #[inline]
-    fn taps(&self, i: usize) -> (usize, &[i32]) {
-        let (start, count) = self.bounds[i];
-        (start, &self.fixed[i * self.ksize..i * self.ksize + count])
-    }
-
     /// The input range `[first, last)` any output pixel reads.
     fn span(&self) -> (usize, usize) {
         let first = self.bounds.iter().map(|b| b.0).min().unwrap_or(0);
@@ -507,8 +501,11 @@ impl ResizePlan {
         } else {
             let horiz = (in_w != out_w)
                 .then(|| AxisCoeffs::with_box(in_w, 0.0, in_w as f32, out_w, filter));
-            let vert = (in_h != out_h)
-                .then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter));
+            let vert = match &horiz {
+                Some(h) if (in_h, out_h) == (in_w, out_w) => Some(h.clone()),
+                _ => (in_h != out_h)
+                    .then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter)),
+            };
             let vertical_first = horiz.is_some()
                 && vert.is_some()
                 && compat.vertical_first(in_w, in_h, out_w, out_h);
@@ -678,7 +675,8 @@ impl ResizePlan {
 }
 
 /// Resizes one image to `out_w x out_h` like `PIL.Image.resize((out_w, out_h), filter)` with the pass
-/// order of `compat`; large images use the rayon thread pool.
+/// order of `compat`; large images use the rayon thread pool. Plans are cached (a few recent sizes), so
+/// batches of same-sized images compute their weights once.
 pub fn resize(
     src: &ImageView<'_>,
     out_w: usize,
@@ -686,7 +684,39 @@ pub fn resize(
     filter: Filter,
     compat: PillowCompat,
 ) -> Result<Vec<u8>, ResizeError> {
-    ResizePlan::new(src.width, src.height, out_w, out_h, filter, compat)?.run(src, true)
+    cached_plan(src.width, src.height, out_w, out_h, filter, compat)?.run(src, true)
+}
+
+type PlanKey = (usize, usize, usize, usize, Filter, PillowCompat);
+
+/// Recently used plans, most recent last.
+static PLAN_CACHE: Mutex<Vec<(PlanKey, Arc<ResizePlan>)>> = Mutex::new(Vec::new());
+const PLAN_CACHE_SIZE: usize = 16;
+
+/// A shared plan for these sizes, from the cache or built (and cached).
+pub fn cached_plan(
+    in_w: usize,
+    in_h: usize,
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+    compat: PillowCompat,
+) -> Result<Arc<ResizePlan>, ResizeError> {
+    let key = (in_w, in_h, out_w, out_h, filter, compat);
+    if let Ok(cache) = PLAN_CACHE.lock() {
+        if let Some((_, plan)) = cache.iter().rev().find(|(k, _)| *k == key) {
+            return Ok(Arc::clone(plan));
+        }
+    }
+    let plan = Arc::new(ResizePlan::new(in_w, in_h, out_w, out_h, filter, compat)?);
+    // A poisoned lock (a panic elsewhere while holding it) only disables caching.
+    if let Ok(mut cache) = PLAN_CACHE.lock() {
+        if cache.len() >= PLAN_CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((key, Arc::clone(&plan)));
+    }
+    Ok(plan)
 }
 
 /// Pillow's `RGBA -> RGBa`: `v * a / 255` rounded as `MULDIV255`.
@@ -794,10 +824,11 @@ fn convolve<const C: usize>(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Horizontal pass: blocks of rows are transposed into column-major strips of `L = rows * C` bytes, so
-// that each output pixel is a sum of whole strips times a scalar weight (no horizontal reductions).
+// Horizontal pass: blocks of rows are transposed into column-major strips (one strip per input column,
+// `L = rows * C` bytes used out of a stride of `S`), so that each output pixel is a sum of whole strips
+// times a scalar weight: no horizontal reductions, and the inner loop is `L` independent lanes.
 
-/// Lanes per strip for `C` channels: 32 rows of L, 16 rows of RGB (48 lanes) or RGBA (64 lanes).
+/// Rows per block: 32 for L, 16 for RGB (48 lanes, strips padded to 64 bytes) and RGBA (64 lanes).
 const fn strip_rows(c: usize) -> usize {
     if c == 1 {
         32
@@ -813,13 +844,22 @@ fn horizontal_pass<const C: usize>(
     parallel: bool,
 ) {
     match C {
-        1 => horizontal_rows::<C, 32>(img, coeffs, dst, parallel),
-        3 => horizontal_rows::<C, 48>(img, coeffs, dst, parallel),
-        _ => horizontal_rows::<C, 64>(img, coeffs, dst, parallel),
+        1 => horizontal_rows::<C, 32, 32>(img, coeffs, dst, parallel),
+        3 => horizontal_rows::<C, 48, 64>(img, coeffs, dst, parallel),
+        _ => horizontal_rows::<C, 64, 64>(img, coeffs, dst, parallel),
     }
 }
 
-fn horizontal_rows<const C: usize, const L: usize>(
+/// Geometry of one horizontal pass, shared by its blocks.
+#[derive(Clone, Copy)]
+struct HGeom<'a> {
+    in_stride: usize,
+    x0: usize,
+    x1: usize,
+    coeffs: &'a AxisCoeffs,
+}
+
+fn horizontal_rows<const C: usize, const L: usize, const S: usize>(
     img: Img<'_>,
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
@@ -827,18 +867,23 @@ fn horizontal_rows<const C: usize, const L: usize>(
 ) {
     let rows_per_block = strip_rows(C);
     debug_assert_eq!(rows_per_block * C, L);
-    let out_w = coeffs.bounds.len();
-    let out_stride = out_w * C;
+    let out_stride = coeffs.bounds.len() * C;
     let in_stride = img.width * C;
     let (x0, x1) = coeffs.span();
+    let geom = HGeom {
+        in_stride,
+        x0,
+        x1,
+        coeffs,
+    };
     let block_bytes = rows_per_block * out_stride;
     let run = |strips: &mut Vec<u8>, (b, out_block): (usize, &mut [u8])| {
         let y = b * rows_per_block;
         let n = out_block.len() / out_stride;
         let rows = &img.data[y * in_stride..(y + n) * in_stride];
-        horizontal_block_dispatch::<C, L>(rows, in_stride, n, x0, x1, coeffs, out_block, strips);
+        horizontal_block_dispatch::<C, L, S>(rows, n, geom, out_block, strips);
     };
-    let strip_len = (x1 - x0) * L;
+    let strip_len = (x1 - x0) * S;
     if parallel {
         dst.par_chunks_mut(block_bytes)
             .enumerate()
@@ -851,14 +896,10 @@ fn horizontal_rows<const C: usize, const L: usize>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn horizontal_block_dispatch<const C: usize, const L: usize>(
+fn horizontal_block_dispatch<const C: usize, const L: usize, const S: usize>(
     rows: &[u8],
-    in_stride: usize,
     n: usize,
-    x0: usize,
-    x1: usize,
-    coeffs: &AxisCoeffs,
+    geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
 ) {
@@ -867,83 +908,134 @@ fn horizontal_block_dispatch<const C: usize, const L: usize>(
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above), which is all `horizontal_block_avx2`
             // requires; the function itself is safe Rust.
-            unsafe {
-                horizontal_block_avx2::<C, L>(rows, in_stride, n, x0, x1, coeffs, out, strips)
-            };
+            unsafe { horizontal_block_avx2::<C, L, S>(rows, n, geom, out, strips) };
             return;
         }
     }
-    horizontal_block::<C, L>(rows, in_stride, n, x0, x1, coeffs, out, strips);
+    horizontal_block::<C, L, S>(rows, n, geom, out, strips);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-fn horizontal_block_avx2<const C: usize, const L: usize>(
+fn horizontal_block_avx2<const C: usize, const L: usize, const S: usize>(
     rows: &[u8],
-    in_stride: usize,
     n: usize,
-    x0: usize,
-    x1: usize,
-    coeffs: &AxisCoeffs,
+    geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
 ) {
-    horizontal_block::<C, L>(rows, in_stride, n, x0, x1, coeffs, out, strips);
+    horizontal_block::<C, L, S>(rows, n, geom, out, strips);
 }
 
-/// One block of `n <= L / C` rows. `strips` holds `(x1 - x0) * L` bytes: column `x` of row `r`,
-/// channel `ch` at `(x - x0) * L + r * C + ch`. Lanes of rows `>= n` hold stale bytes whose results are
-/// never written out.
+/// One block of `n <= L / C` rows. `strips` holds `(x1 - x0) * S` bytes: column `x` of row `r`,
+/// channel `ch` at `(x - x0) * S + r * C + ch`. Lanes of rows `>= n` and the padding hold stale bytes
+/// whose results are never written out.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn horizontal_block<const C: usize, const L: usize>(
+fn horizontal_block<const C: usize, const L: usize, const S: usize>(
     rows: &[u8],
-    in_stride: usize,
     n: usize,
-    x0: usize,
-    x1: usize,
-    coeffs: &AxisCoeffs,
+    geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
 ) {
-    let out_w = coeffs.bounds.len();
-    let out_stride = out_w * C;
-    for r in 0..n {
-        let row = &rows[r * in_stride + x0 * C..r * in_stride + x1 * C];
-        for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(L)) {
-            strip[r * C..r * C + C].copy_from_slice(px);
+    let HGeom {
+        in_stride,
+        x0,
+        x1,
+        coeffs,
+    } = geom;
+    let out_stride = coeffs.bounds.len() * C;
+    let npx = x1 - x0;
+    if C == 3 && L == 48 && S >= L + 2 {
+        transpose_rgb_block(rows, n, in_stride, x0, npx, S, strips);
+    } else {
+        for r in 0..n {
+            let row = &rows[r * in_stride + x0 * C..r * in_stride + x1 * C];
+            let lane = r * C;
+            for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(S)) {
+                strip[lane..lane + C].copy_from_slice(px);
+            }
         }
     }
-    for xx in 0..out_w {
-        let (start, k) = coeffs.taps(xx);
+    for (xx, &(start, count)) in coeffs.bounds.iter().enumerate() {
+        let k = &coeffs.fixed[xx * coeffs.ksize..xx * coeffs.ksize + count];
         let mut acc = [HALF; L];
-        let base = (start - x0) * L;
-        let cols = &strips[base..base + k.len() * L];
-        for (strip, &w) in cols.chunks_exact(L).zip(k) {
-            let strip: &[u8; L] = match strip.try_into() {
+        let base = (start - x0) * S;
+        for (i, &w) in k.iter().enumerate() {
+            let strip: &[u8; L] = match strips[base + i * S..base + i * S + L].try_into() {
                 Ok(s) => s,
-                Err(_) => continue,
+                Err(_) => continue, // unreachable: the slice has exactly L bytes
             };
             for j in 0..L {
                 acc[j] = acc[j].wrapping_add(i32::from(strip[j]).wrapping_mul(w));
             }
         }
+        let mut bytes = [0u8; L];
+        for j in 0..L {
+            bytes[j] = clip8(acc[j]);
+        }
         for r in 0..n {
             let o = r * out_stride + xx * C;
-            for ch in 0..C {
-                out[o + ch] = clip8(acc[r * C + ch]);
-            }
+            out[o..o + C].copy_from_slice(&bytes[r * C..r * C + C]);
+        }
+    }
+}
+
+/// The RGB transposition of [`horizontal_block`] for 16 rows: pairs of rows are packed into one 8-byte
+/// store per pixel column (6 bytes of data; the 2 spilled bytes are overwritten by the next pair, which
+/// is written later, or land in the strip's padding). Rows `>= n` repeat row `n - 1`.
+#[inline(always)]
+fn transpose_rgb_block(
+    rows: &[u8],
+    n: usize,
+    in_stride: usize,
+    x0: usize,
+    npx: usize,
+    s: usize,
+    strips: &mut [u8],
+) {
+    if n == 0 || npx == 0 {
+        return;
+    }
+    let row = |r: usize| {
+        let r = r.min(n - 1);
+        &rows[r * in_stride + x0 * 3..r * in_stride + (x0 + npx) * 3]
+    };
+    // All pixels but the last are read as 4 bytes (the 4th byte is the next pixel's and is masked out).
+    let body = npx - 1;
+    for p in 0..8 {
+        let (r0, r1) = (row(2 * p), row(2 * p + 1));
+        let lane = p * 6;
+        for (x, strip) in strips.chunks_exact_mut(s).take(body).enumerate() {
+            debug_assert!(x * 3 + 4 <= r0.len() && x * 3 + 4 <= r1.len());
+            // SAFETY: `x < npx - 1` and both rows hold `npx * 3` bytes, so bytes `x * 3 .. x * 3 + 4`
+            // are inside each row; `read_unaligned` has no alignment requirement.
+            let (a, b) = unsafe {
+                (
+                    std::ptr::read_unaligned(r0.as_ptr().add(x * 3).cast::<u32>()),
+                    std::ptr::read_unaligned(r1.as_ptr().add(x * 3).cast::<u32>()),
+                )
+            };
+            let v = u64::from(u32::from_le(a) & 0xFF_FFFF) | (u64::from(u32::from_le(b)) << 24);
+            strip[lane..lane + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        if let (Some(strip), Some(a), Some(b)) = (
+            strips.chunks_exact_mut(s).nth(body),
+            r0.get(body * 3..body * 3 + 3),
+            r1.get(body * 3..body * 3 + 3),
+        ) {
+            strip[lane..lane + 6].copy_from_slice(&[a[0], a[1], a[2], b[0], b[1], b[2]]);
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Vertical pass: each output row is a weighted sum of whole input rows (contiguous, vectorizes).
+// Vertical pass: each output row is a weighted sum of whole input rows (contiguous, vectorizes). Runs
+// of `V_BLOCK` columns are accumulated in registers over all taps before being stored.
 
-/// Columns per chunk of the vertical pass (keeps the i32 accumulators in L1).
-const V_CHUNK: usize = 2048;
+const V_BLOCK: usize = 64;
 
+/// Vertical pass over the whole width of `img`.
 fn vertical_pass<const C: usize>(
     img: Img<'_>,
     coeffs: &AxisCoeffs,
@@ -965,84 +1057,77 @@ fn vertical_pass_cols<const C: usize>(
     let in_stride = img.width * C;
     let out_stride = w * C;
     let col0 = x0 * C;
-    let run = |acc: &mut Vec<i32>, (yy, out_row): (usize, &mut [u8])| {
-        let (start, k) = coeffs.taps(yy);
-        vertical_row_dispatch(img.data, in_stride, col0, start, k, out_row, acc);
+    let run = |(yy, out_row): (usize, &mut [u8])| {
+        let (start, count) = coeffs.bounds[yy];
+        let k = &coeffs.fixed[yy * coeffs.ksize..yy * coeffs.ksize + count];
+        vertical_row_dispatch(img.data, in_stride, col0 + start * in_stride, k, out_row);
     };
     if parallel {
-        dst.par_chunks_mut(out_stride)
-            .enumerate()
-            .for_each_init(|| vec![0i32; V_CHUNK], run);
+        dst.par_chunks_mut(out_stride).enumerate().for_each(run);
     } else {
-        let mut acc = vec![0i32; V_CHUNK];
-        dst.chunks_mut(out_stride)
-            .enumerate()
-            .for_each(|item| run(&mut acc, item));
+        dst.chunks_mut(out_stride).enumerate().for_each(run);
     }
 }
 
 fn vertical_row_dispatch(
     data: &[u8],
     in_stride: usize,
-    col0: usize,
-    start: usize,
+    first: usize,
     k: &[i32],
     out_row: &mut [u8],
-    acc: &mut [i32],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above), which is all `vertical_row_avx2`
             // requires; the function itself is safe Rust.
-            unsafe { vertical_row_avx2(data, in_stride, col0, start, k, out_row, acc) };
+            unsafe { vertical_row_avx2(data, in_stride, first, k, out_row) };
             return;
         }
     }
-    vertical_row(data, in_stride, col0, start, k, out_row, acc);
+    vertical_row(data, in_stride, first, k, out_row);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_row_avx2(
-    data: &[u8],
-    in_stride: usize,
-    col0: usize,
-    start: usize,
-    k: &[i32],
-    out_row: &mut [u8],
-    acc: &mut [i32],
-) {
-    vertical_row(data, in_stride, col0, start, k, out_row, acc);
+fn vertical_row_avx2(data: &[u8], in_stride: usize, first: usize, k: &[i32], out_row: &mut [u8]) {
+    vertical_row(data, in_stride, first, k, out_row);
 }
 
+/// `out_row[j] = clip8(HALF + Σ_i data[first + i * in_stride + j] * k[i])`.
 #[inline(always)]
-fn vertical_row(
-    data: &[u8],
-    in_stride: usize,
-    col0: usize,
-    start: usize,
-    k: &[i32],
-    out_row: &mut [u8],
-    acc: &mut [i32],
-) {
+fn vertical_row(data: &[u8], in_stride: usize, first: usize, k: &[i32], out_row: &mut [u8]) {
     let width = out_row.len();
     let mut c0 = 0;
-    while c0 < width {
-        let len = (width - c0).min(acc.len());
-        let acc = &mut acc[..len];
-        acc.fill(HALF);
+    while c0 + V_BLOCK <= width {
+        let mut acc = [HALF; V_BLOCK];
         for (i, &w) in k.iter().enumerate() {
-            let off = (start + i) * in_stride + col0 + c0;
-            let src = &data[off..off + len];
-            for (a, &p) in acc.iter_mut().zip(src) {
+            let off = first + i * in_stride + c0;
+            let src: &[u8; V_BLOCK] = match data[off..off + V_BLOCK].try_into() {
+                Ok(s) => s,
+                Err(_) => continue, // unreachable: the slice has exactly V_BLOCK bytes
+            };
+            for j in 0..V_BLOCK {
+                acc[j] = acc[j].wrapping_add(i32::from(src[j]).wrapping_mul(w));
+            }
+        }
+        for (o, &a) in out_row[c0..c0 + V_BLOCK].iter_mut().zip(acc.iter()) {
+            *o = clip8(a);
+        }
+        c0 += V_BLOCK;
+    }
+    if c0 < width {
+        let len = width - c0;
+        let mut acc = [HALF; V_BLOCK];
+        for (i, &w) in k.iter().enumerate() {
+            let off = first + i * in_stride + c0;
+            for (a, &p) in acc[..len].iter_mut().zip(&data[off..off + len]) {
                 *a = a.wrapping_add(i32::from(p).wrapping_mul(w));
             }
         }
-        for (o, &a) in out_row[c0..c0 + len].iter_mut().zip(acc.iter()) {
+        for (o, &a) in out_row[c0..].iter_mut().zip(acc.iter()) {
             *o = clip8(a);
         }
-        c0 += len;
     }
 }
 
