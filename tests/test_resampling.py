@@ -351,6 +351,7 @@ def test_output_shape_and_layout(photos):
         ((np.zeros((4, 4, 3), np.uint8), (2, -3)), "width must be at least 1, got -3"),
         ((np.zeros((4, 4, 3), np.uint8), (2.0, 2)), "height must be an integer, got 2.0"),
         ((np.zeros((4, 4, 3), np.uint8), (True, 2)), "height must be an integer, got True"),
+        ((np.zeros((4, 4, 3), np.uint8), (2, 2**31)), "width must be at most 2147483647, got 2147483648"),
         ((np.zeros((4, 4, 3), np.uint8), 32), "size must be a .height, width. pair, got 32"),
         ((np.zeros((4, 4, 3), np.uint8), (2, 2, 2)), "pair"),
         ((np.zeros((4, 4, 3), np.uint8), (2, 2), 6), "unknown resampling filter 6"),
@@ -371,6 +372,11 @@ def test_errors_name_the_problem(args, match):
 def test_input_error_is_a_value_error():
     with pytest.raises(ValueError):
         resize(np.zeros((4, 4, 3), np.uint8), (0, 0))
+
+
+def test_impossible_output_is_a_memory_error():
+    with pytest.raises(MemoryError, match="cannot allocate"):
+        resize(np.zeros((2, 2, 3), np.uint8), (2**30, 2**31 - 1))
 
 
 def test_native_rejects_bad_input_without_crashing():

@@ -49,6 +49,9 @@ class Resampling(IntEnum):
     HAMMING = 5
 
 
+# Pillow keeps sizes in a C int.
+_MAX_SIDE = 2**31 - 1
+
 # The newest minor release of each major version we know the behaviour of.
 _LATEST_MINOR = {12: 3, 13: 0}
 
@@ -120,6 +123,8 @@ def _size(size: Any) -> tuple[int, int]:
             raise InputError(f"size {name} must be an integer, got {value!r}")
         if int(value) < 1:
             raise InputError(f"size {name} must be at least 1, got {int(value)}")
+        if int(value) > _MAX_SIDE:
+            raise InputError(f"size {name} must be at most {_MAX_SIDE}, got {int(value)}")
         out.append(int(value))
     return out[0], out[1]
 
@@ -147,6 +152,7 @@ def resize(
     Raises:
         InputError: for a non-uint8 or badly shaped image, a bad size, an unknown filter or
             ``pillow_compat``.
+        MemoryError: when the output cannot be allocated.
     """
     if not isinstance(image, np.ndarray):
         raise InputError(f"image must be a NumPy array, got {type(image).__name__}")

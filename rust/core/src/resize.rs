@@ -253,6 +253,8 @@ pub enum ResizeError {
         "unknown resampling filter {0}: use 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), 3 (BICUBIC), 4 (BOX) or 5 (HAMMING)"
     )]
     Filter(i64),
+    #[error("cannot allocate {bytes} bytes for the resized image")]
+    OutOfMemory { bytes: usize },
     #[error("pillow_compat version {major}.{minor} is not a Pillow version")]
     Compat { major: i64, minor: i64 },
 }
@@ -351,17 +353,17 @@ impl AxisCoeffs {
     pub fn new(in_size: usize, out_size: usize, filter: Filter) -> Result<Self, ResizeError> {
         check_side("input size", in_size)?;
         check_side("output size", out_size)?;
-        Ok(Self::with_box(
-            in_size,
-            0.0,
-            in_size as f32,
-            out_size,
-            filter,
-        ))
+        Self::with_box(in_size, 0.0, in_size as f32, out_size, filter)
     }
 
     /// Pillow's `precompute_coeffs` with a box `[in0, in1)` given as C floats.
-    fn with_box(in_size: usize, in0: f32, in1: f32, out_size: usize, filter: Filter) -> Self {
+    fn with_box(
+        in_size: usize,
+        in0: f32,
+        in1: f32,
+        out_size: usize,
+        filter: Filter,
+    ) -> Result<Self, ResizeError> {
         let scale = f64::from(in1 - in0) / out_size as f64;
         let filterscale = if scale < 1.0 { 1.0 } else { scale };
         let support = filter.support() * filterscale;
@@ -370,8 +372,8 @@ impl AxisCoeffs {
             .saturating_mul(2)
             .saturating_add(1);
         let ss = 1.0 / filterscale;
-        let mut bounds = Vec::with_capacity(out_size);
-        let mut weights = vec![0.0f64; out_size * ksize];
+        let mut bounds = try_vec((0usize, 0usize), out_size)?;
+        let mut weights = try_vec(0.0f64, out_size.saturating_mul(ksize))?;
         for (xx, k) in weights.chunks_exact_mut(ksize).enumerate() {
             let center = f64::from(in0) + (xx as f64 + 0.5) * scale;
             // `as i64` truncates toward zero like C's (int) cast.
@@ -389,15 +391,18 @@ impl AxisCoeffs {
                     *slot /= ww;
                 }
             }
-            bounds.push((xmin, count));
+            bounds[xx] = (xmin, count);
         }
-        let fixed = weights.iter().map(|&w| to_fixed(w)).collect();
-        AxisCoeffs {
+        let mut fixed = try_vec(0i32, weights.len())?;
+        for (f, &w) in fixed.iter_mut().zip(&weights) {
+            *f = to_fixed(w);
+        }
+        Ok(AxisCoeffs {
             bounds,
             ksize,
             weights,
             fixed,
-        }
+        })
     }
 
     /// The input range `[first, last)` any output pixel reads.
@@ -437,18 +442,28 @@ fn clip8(acc: i32) -> u8 {
 
 /// Pillow's NEAREST column (or row) table: input index per output index, `None` where the
 /// accumulated coordinate falls outside the image (Pillow leaves those pixels 0).
-pub fn nearest_indices(in_size: usize, out_size: usize) -> Vec<Option<usize>> {
+pub fn nearest_indices(in_size: usize, out_size: usize) -> Result<Vec<Option<usize>>, ResizeError> {
     // a = (double)(box1 - box0) / out, with the box in C floats; o = box0 + a * 0.5; o += a per pixel.
     let a = f64::from(in_size as f32) / out_size as f64;
     let mut o = a * 0.5;
-    let mut table = Vec::with_capacity(out_size);
-    for _ in 0..out_size {
+    let mut table = try_vec(None, out_size)?;
+    for slot in table.iter_mut() {
         // COORD(v): v < 0 -> -1, else (int)v
         let idx = if o < 0.0 { None } else { Some(o as usize) };
-        table.push(idx.filter(|&i| i < in_size));
+        *slot = idx.filter(|&i| i < in_size);
         o += a;
     }
-    table
+    Ok(table)
+}
+
+/// `n` copies of `value`, or [`ResizeError::OutOfMemory`] when they cannot be allocated.
+fn try_vec<T: Clone>(value: T, n: usize) -> Result<Vec<T>, ResizeError> {
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| ResizeError::OutOfMemory { bytes })?;
+    v.resize(n, value);
+    Ok(v)
 }
 
 /// Everything that depends only on the sizes, the filter and the Pillow version: build once, run on
@@ -495,16 +510,18 @@ impl ResizePlan {
             PlanKind::Copy
         } else if filter == Filter::Nearest {
             PlanKind::Nearest {
-                cols: nearest_indices(in_w, out_w),
-                rows: nearest_indices(in_h, out_h),
+                cols: nearest_indices(in_w, out_w)?,
+                rows: nearest_indices(in_h, out_h)?,
             }
         } else {
             let horiz = (in_w != out_w)
-                .then(|| AxisCoeffs::with_box(in_w, 0.0, in_w as f32, out_w, filter));
+                .then(|| AxisCoeffs::with_box(in_w, 0.0, in_w as f32, out_w, filter))
+                .transpose()?;
             let vert = match &horiz {
                 Some(h) if (in_h, out_h) == (in_w, out_w) => Some(h.clone()),
                 _ => (in_h != out_h)
-                    .then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter)),
+                    .then(|| AxisCoeffs::with_box(in_h, 0.0, in_h as f32, out_h, filter))
+                    .transpose()?,
             };
             let vertical_first = horiz.is_some()
                 && vert.is_some()
@@ -573,7 +590,7 @@ impl ResizePlan {
 
     /// Resizes `src` (which must have the plan's input size) into a new buffer.
     pub fn run(&self, src: &ImageView<'_>, parallel: bool) -> Result<Vec<u8>, ResizeError> {
-        let mut out = vec![0u8; byte_len(self.out_w, self.out_h, src.channels)?];
+        let mut out = zeroed(byte_len(self.out_w, self.out_h, src.channels)?)?;
         self.run_into(src, &mut out, parallel)?;
         Ok(out)
     }
@@ -629,7 +646,7 @@ impl ResizePlan {
             } => {
                 let premultiplied;
                 let data = if c == 4 {
-                    premultiplied = premultiply(src.data);
+                    premultiplied = premultiply(src.data)?;
                     &premultiplied[..]
                 } else {
                     src.data
@@ -664,7 +681,7 @@ impl ResizePlan {
                         dst,
                         parallel,
                     ),
-                }
+                }?;
                 if c == 4 {
                     unpremultiply(dst);
                 }
@@ -684,7 +701,13 @@ pub fn resize(
     filter: Filter,
     compat: PillowCompat,
 ) -> Result<Vec<u8>, ResizeError> {
-    cached_plan(src.width, src.height, out_w, out_h, filter, compat)?.run(src, true)
+    check_side("output width", out_w)?;
+    check_side("output height", out_h)?;
+    // The output is allocated first: an impossible size fails here, before any weights are computed.
+    let mut out = zeroed(byte_len(out_w, out_h, src.channels)?)?;
+    cached_plan(src.width, src.height, out_w, out_h, filter, compat)?
+        .run_into(src, &mut out, true)?;
+    Ok(out)
 }
 
 type PlanKey = (usize, usize, usize, usize, Filter, PillowCompat);
@@ -719,9 +742,15 @@ pub fn cached_plan(
     Ok(plan)
 }
 
+/// A zeroed buffer, or [`ResizeError::OutOfMemory`] when it cannot be allocated.
+fn zeroed(bytes: usize) -> Result<Vec<u8>, ResizeError> {
+    try_vec(0u8, bytes)
+}
+
 /// Pillow's `RGBA -> RGBa`: `v * a / 255` rounded as `MULDIV255`.
-fn premultiply(data: &[u8]) -> Vec<u8> {
-    let mut out = data.to_vec();
+fn premultiply(data: &[u8]) -> Result<Vec<u8>, ResizeError> {
+    let mut out = zeroed(data.len())?;
+    out.copy_from_slice(data);
     for px in out.chunks_exact_mut(4) {
         let a = u32::from(px[3]);
         for v in &mut px[..3] {
@@ -729,7 +758,7 @@ fn premultiply(data: &[u8]) -> Vec<u8> {
             *v = (((t >> 8) + t) >> 8) as u8;
         }
     }
-    out
+    Ok(out)
 }
 
 /// Pillow's `RGBa -> RGBA`: `255 * v / a` (integer division, clipped), unchanged where `a` is 0 or 255.
@@ -779,7 +808,7 @@ fn convolve<const C: usize>(
     vertical_first: bool,
     dst: &mut [u8],
     parallel: bool,
-) {
+) -> Result<(), ResizeError> {
     debug_assert_eq!(img.data.len(), img.width * img.height * C);
     match (horiz, vert) {
         (None, None) => dst.copy_from_slice(img.data),
@@ -792,7 +821,7 @@ fn convolve<const C: usize>(
                 // Only the columns the horizontal pass reads are needed.
                 let (x0, x1) = h.span();
                 let mid_w = x1 - x0;
-                let mut mid = vec![0u8; mid_w * out_h * C];
+                let mut mid = zeroed(mid_w * out_h * C)?;
                 vertical_pass_cols::<C>(img, x0, mid_w, v, &mut mid, parallel);
                 let h = h.shifted(x0);
                 let mid_img = Img {
@@ -804,7 +833,7 @@ fn convolve<const C: usize>(
             } else {
                 // Only the rows the vertical pass reads are needed (as Pillow does).
                 let (y0, y1) = v.span();
-                let mut mid = vec![0u8; out_w * (y1 - y0) * C];
+                let mut mid = zeroed(out_w * (y1 - y0) * C)?;
                 let rows = Img {
                     data: &img.data[y0 * img.width * C..y1 * img.width * C],
                     width: img.width,
@@ -821,6 +850,7 @@ fn convolve<const C: usize>(
             }
         }
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1283,10 +1313,10 @@ mod tests {
 
     #[test]
     fn nearest_table_accumulates_like_pillow() {
-        assert_eq!(nearest_indices(4, 2), vec![Some(1), Some(3)]);
-        assert_eq!(nearest_indices(1, 3), vec![Some(0); 3]);
-        assert_eq!(nearest_indices(3, 1), vec![Some(1)]);
-        let t = nearest_indices(10, 3);
+        assert_eq!(nearest_indices(4, 2).unwrap(), vec![Some(1), Some(3)]);
+        assert_eq!(nearest_indices(1, 3).unwrap(), vec![Some(0); 3]);
+        assert_eq!(nearest_indices(3, 1).unwrap(), vec![Some(1)]);
+        let t = nearest_indices(10, 3).unwrap();
         assert_eq!(t, vec![Some(1), Some(5), Some(8)]);
     }
 
@@ -1350,6 +1380,12 @@ mod tests {
             PillowCompat::V13
         )
         .is_err());
+        // an output too large to allocate is an error, not an abort
+        for f in [Filter::Nearest, Filter::Bilinear] {
+            let e = resize(&img, MAX_SIDE, 1 << 30, f, PillowCompat::V13).unwrap_err();
+            assert!(matches!(e, ResizeError::OutOfMemory { .. }), "{e}");
+            assert!(e.to_string().contains("cannot allocate"));
+        }
         // a plan for another size refuses the image
         let plan = ResizePlan::new(3, 3, 2, 2, Filter::Box, PillowCompat::V13).unwrap();
         assert!(plan.run(&img, false).is_err());

@@ -2,12 +2,16 @@
 
 use imagegpt_core::resize::{self as core_resize, Filter, ImageView, PillowCompat, ResizeError};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 
 use crate::errors::py_error;
 
 fn input_error(py: Python<'_>, e: ResizeError) -> PyErr {
-    py_error(py, "InputError", e.to_string())
+    match e {
+        ResizeError::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
+        _ => py_error(py, "InputError", e.to_string()),
+    }
 }
 
 /// Resizes `image` (uint8, `H x W` or `H x W x C` with C in 1, 3, 4; any strides) to `width x height`
