@@ -10,15 +10,20 @@
 //!   `f((i - center + 0.5) / filterscale)` (computed as a product with `1 / filterscale`) are summed in
 //!   double precision and divided by their sum;
 //! * the weights become 22-bit fixed-point integers (rounded half away from zero); each output sample
-//!   is `clip8((1 << 21 + Σ pixel · k) >> 22)` in 32-bit integers, which is exact, so the summation order
-//!   is free and the loops vectorize;
+//!   is `clip8(((1 << 21) + Σ pixel · k) >> 22)` in 32-bit integers, which is exact, so the summation
+//!   order is free and the loops vectorize;
 //! * two separable passes through an 8-bit intermediate; which pass runs first matters for the result
 //!   and depends on the Pillow version (see [`PillowCompat`]);
 //! * NEAREST is an affine "scale" transform: source column `trunc(x0 + 0.5·a + n·a)` with `a = in / out`
 //!   accumulated by repeated addition, exactly as Pillow does;
 //! * RGBA is resized premultiplied (`RGBA → RGBa → resize → RGBA`) except with NEAREST.
 //!
-//! Use [`resize`] for one image, or build a [`ResizePlan`] once and run it on many images of one size.
+//! Speed: the vertical pass sums whole rows (contiguous lanes); the horizontal pass transposes blocks
+//! of 16 or 32 rows into per-column strips so that it, too, sums contiguous lanes, and prefetches the
+//! next block. Both have AVX2 builds chosen at run time. Large images are split over rayon.
+//!
+//! Use [`resize`] for one image (plans are cached), or [`cached_plan`] / [`ResizePlan`] and
+//! [`ResizePlan::run_into`] to write many images of one size into buffers you own.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
