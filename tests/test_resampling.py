@@ -392,3 +392,17 @@ def test_native_rejects_bad_input_without_crashing():
         _native.resize(np.zeros((3, 3, 3), np.uint8), 2, 2, 9, (13, 0))
     with pytest.raises(InputError, match=r"6 dimensions|got shape \[1, 1, 1, 1, 1, 1\]"):
         _native.resize(np.zeros((1,) * 6, np.uint8), 2, 2, 2, (13, 0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resample", FILTERS, ids=lambda f: f.name)
+def test_exhaustive_sizes_match_pillow(photos, resample):
+    """Every square size 1..128 and 300 random (h, w) pairs up to 1.5x, on three photos, RGB and L."""
+    rng = np.random.default_rng(int(resample))
+    for name in ["astronaut", "chelsea", "flower"]:
+        for a in (photos[name], to_l(photos[name])):
+            h, w = a.shape[:2]
+            sizes = [(s, s) for s in range(1, 129)]
+            sizes += [(int(rng.integers(1, h * 3 // 2)), int(rng.integers(1, w * 3 // 2))) for _ in range(300)]
+            for th, tw in sizes:
+                assert_same(resize(a, (th, tw), resample), pil_resize(a, tw, th, resample), f"{name} {th}x{tw}")
