@@ -3,8 +3,9 @@
 Pillow's side is what transformers does per image: ``np.asarray(Image.fromarray(a).resize((w, h),
 resample, reducing_gap=None))``. Ours returns the same bytes (tests/test_resampling.py checks that).
 Each cell is the best of several timed runs. "ours 1 thread" runs in a child process with
-``RAYON_NUM_THREADS=1`` (only images large enough are split over threads anyway); "batch" rows resize
-512 crops one call at a time, and for "ours, N threads" from a thread pool (the GIL is released).
+``RAYON_NUM_THREADS=1`` (only images large enough are split over threads anyway). The "batch" rows
+resize 512 crops one call at a time (for "N Python threads", from a thread pool: the GIL is released)
+or with one ``resize_many`` call (parallel over the images in Rust).
 
     PYTHONPATH=python python benches/resize.py            # full table
     PYTHONPATH=python python benches/resize.py --quick    # fewer repetitions
@@ -76,7 +77,7 @@ def repeats(a: np.ndarray, quick: bool) -> int:
 
 
 def time_ours(quick: bool) -> dict[str, float]:
-    from imagegpt_rs.resampling import resize
+    from imagegpt_rs.resampling import resize, resize_many
 
     imgs = photos()
     out = {}
@@ -85,6 +86,7 @@ def time_ours(quick: bool) -> dict[str, float]:
         out[f"{name}|{h}x{w}|{f}"] = best_ms(lambda: resize(a, (h, w), FILTERS[f]), repeats(a, quick))
     crops = batch_crops(imgs)
     out["batch"] = best_ms(lambda: [resize(c, (32, 32), 2) for c in crops], 2 if quick else 5)
+    out["batch_many"] = best_ms(lambda: resize_many(crops, (32, 32), 2), 2 if quick else 5)
     return out
 
 
@@ -110,7 +112,7 @@ def main() -> None:
     from PIL import Image
 
     import imagegpt_rs
-    from imagegpt_rs.resampling import resize
+    from imagegpt_rs.resampling import resize, resize_many
 
     env = dict(os.environ, RAYON_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--child"] + (["--quick"] if args.quick else [])
@@ -144,10 +146,18 @@ def main() -> None:
     threads = os.cpu_count() or 1
     with ThreadPoolExecutor(threads) as pool:
         par_b = best_ms(lambda: list(pool.map(lambda c: resize(c, (32, 32), 2), crops)), nb)
+    many_b = best_ms(lambda: resize_many(crops, (32, 32), 2), nb)
     print()
-    print("batch: 512 crops 256x256 -> 32x32 BILINEAR, one call per image")
-    for label, ms in [("Pillow", pil_b), ("ours, 1 thread", ours_b), (f"ours, {threads} threads", par_b)]:
-        print(f"  {label:<18} {ms:>9.1f} ms  {512 / ms * 1e3:>9.0f} images/s  {pil_b / ms:>6.1f}x Pillow")
+    print("batch: 512 crops 256x256 -> 32x32 BILINEAR")
+    rows = [
+        ("Pillow, one call per image", pil_b),
+        ("ours resize, 1 thread", ours_b),
+        (f"ours resize, {threads} Python threads", par_b),
+        ("ours resize_many, 1 thread", single["batch_many"]),
+        (f"ours resize_many, {threads} threads", many_b),
+    ]
+    for label, ms in rows:
+        print(f"  {label:<34} {ms:>8.1f} ms  {512 / ms * 1e3:>8.0f} images/s  {pil_b / ms:>6.1f}x Pillow")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imagegpt_rs import InputError
-from imagegpt_rs.resampling import Resampling, default_pillow_compat, resize
+from imagegpt_rs.resampling import Resampling, default_pillow_compat, resize, resize_many
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -372,6 +372,44 @@ def test_errors_name_the_problem(args, match):
 def test_input_error_is_a_value_error():
     with pytest.raises(ValueError):
         resize(np.zeros((4, 4, 3), np.uint8), (0, 0))
+
+
+def test_resize_many_matches_pillow(photos):
+    rng = np.random.default_rng(8)
+    images = [
+        photos["astronaut"],
+        to_l(photos["chelsea"]),
+        with_alpha(photos["coffee"], 2),
+        photos["flower"][::2, 1::3],  # non-contiguous
+        rng.integers(0, 256, (3, 2, 3), dtype=np.uint8),
+        to_l(photos["china"])[:, :, None],
+    ]
+    for f in FILTERS:
+        outs = resize_many(images, (32, 48), f)
+        assert len(outs) == len(images)
+        for a, out in zip(images, outs):
+            c = np.ascontiguousarray(a)
+            want = pil_resize(c[:, :, 0] if c.ndim == 3 and c.shape[2] == 1 else c, 48, 32, f)
+            assert_same(out.reshape(want.shape), want, f"{a.shape} {f.name}")
+            assert out.ndim == a.ndim
+    assert resize_many([], (4, 4)) == []
+    assert_same(resize_many(iter([images[0]]), (5, 7))[0], pil_resize(images[0], 7, 5, 2), "iterator")
+
+
+def test_resize_many_errors_name_the_image():
+    ok = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(InputError, match=r"images\[1\] must have dtype uint8, got float64"):
+        resize_many([ok, np.zeros((4, 4, 3))], (2, 2))
+    with pytest.raises(InputError, match=r"images\[2\] must have 1 \(L\), 3 \(RGB\) or 4 \(RGBA\) channels, got 2"):
+        resize_many([ok, ok, np.zeros((4, 4, 2), np.uint8)], (2, 2))
+    with pytest.raises(InputError, match="height must be at least 1"):
+        resize_many([ok], (0, 2))
+    from imagegpt_rs import _native
+
+    with pytest.raises(InputError, match=r"images\[1\]: channels must be 1 \(L\), 3 \(RGB\) or 4 \(RGBA\), got 5"):
+        _native.resize_many([ok, np.zeros((2, 2, 5), np.uint8)], 2, 2, 2, (13, 0))
+    with pytest.raises(InputError, match=r"images\[0\] must be a uint8 NumPy array"):
+        _native.resize_many([np.zeros((2, 2))], 2, 2, 2, (13, 0))
 
 
 def test_impossible_output_is_a_memory_error():

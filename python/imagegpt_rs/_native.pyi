@@ -14,3 +14,6 @@ def compatibility_violations(
 def resize(
     image: object, width: int, height: int, resample: int, pillow_compat: tuple[int, int]
 ) -> object: ...
+def resize_many(
+    images: list[object], width: int, height: int, resample: int, pillow_compat: tuple[int, int]
+) -> list[object]: ...

@@ -24,6 +24,7 @@ import functools
 import numbers
 import re
 from enum import IntEnum
+from collections.abc import Iterable
 from typing import Any, Union
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from . import _native
 from .errors import InputError
 
-__all__ = ["Resampling", "resize", "default_pillow_compat", "PillowCompat"]
+__all__ = ["Resampling", "resize", "resize_many", "default_pillow_compat", "PillowCompat"]
 
 #: What ``pillow_compat`` accepts: None, a major version (12 or 13), a version string ("12.1",
 #: "12.3.0") or a ``(major, minor)`` tuple.
@@ -154,19 +155,53 @@ def resize(
             ``pillow_compat``.
         MemoryError: when the output cannot be allocated.
     """
+    _check_image(image, "image")
+    height, width = _size(size)
+    code = _filter_code(resample)
+    version = _compat_version(pillow_compat)
+    return _native.resize(image, width, height, code, version)
+
+
+def resize_many(
+    images: Iterable[np.ndarray],
+    size: tuple[int, int],
+    resample: int = Resampling.BILINEAR,
+    pillow_compat: PillowCompat = None,
+) -> list[np.ndarray]:
+    """Resizes many uint8 images (of any sizes) to one ``size``, in parallel, exactly like :func:`resize`.
+
+    The images are resized on all cores with the GIL released, which is faster than calling
+    :func:`resize` in a loop for batches of small images. Errors name the index of the image
+    (``images[3] must have dtype uint8 ...``).
+
+    Returns:
+        A list of new arrays, in the order of ``images``.
+    """
+    images = list(images)
+    for i, image in enumerate(images):
+        _check_image(image, f"images[{i}]")
+    height, width = _size(size)
+    code = _filter_code(resample)
+    version = _compat_version(pillow_compat)
+    return _native.resize_many(images, width, height, code, version)
+
+
+def _check_image(image: Any, what: str) -> None:
     if not isinstance(image, np.ndarray):
-        raise InputError(f"image must be a NumPy array, got {type(image).__name__}")
+        raise InputError(f"{what} must be a NumPy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
-        raise InputError(f"image must have dtype uint8, got {image.dtype}")
+        raise InputError(f"{what} must have dtype uint8, got {image.dtype}")
     if image.ndim not in (2, 3):
-        raise InputError(f"image must have shape (H, W) or (H, W, C), got shape {image.shape}")
+        raise InputError(f"{what} must have shape (H, W) or (H, W, C), got shape {image.shape}")
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         raise InputError(
-            f"image must have 1 (L), 3 (RGB) or 4 (RGBA) channels, got {image.shape[2]} (shape {image.shape})"
+            f"{what} must have 1 (L), 3 (RGB) or 4 (RGBA) channels, got {image.shape[2]} (shape {image.shape})"
         )
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"image must be at least 1x1, got shape {image.shape}")
-    height, width = _size(size)
+        raise InputError(f"{what} must be at least 1x1, got shape {image.shape}")
+
+
+def _filter_code(resample: Any) -> int:
     if isinstance(resample, bool) or not isinstance(resample, numbers.Integral):
         raise InputError(f"resample must be a Resampling filter (an integer 0-5), got {resample!r}")
     code = int(resample)
@@ -175,5 +210,4 @@ def resize(
             f"unknown resampling filter {code}: use 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), "
             "3 (BICUBIC), 4 (BOX) or 5 (HAMMING)"
         )
-    version = _compat_version(pillow_compat)
-    return _native.resize(image, width, height, code, version)
+    return code

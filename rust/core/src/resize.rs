@@ -706,13 +706,43 @@ pub fn resize(
     filter: Filter,
     compat: PillowCompat,
 ) -> Result<Vec<u8>, ResizeError> {
+    resize_one(src, out_w, out_h, filter, compat, true)
+}
+
+fn resize_one(
+    src: &ImageView<'_>,
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+    compat: PillowCompat,
+    parallel: bool,
+) -> Result<Vec<u8>, ResizeError> {
     check_side("output width", out_w)?;
     check_side("output height", out_h)?;
     // The output is allocated first: an impossible size fails here, before any weights are computed.
     let mut out = zeroed(byte_len(out_w, out_h, src.channels)?)?;
     cached_plan(src.width, src.height, out_w, out_h, filter, compat)?
-        .run_into(src, &mut out, true)?;
+        .run_into(src, &mut out, parallel)?;
     Ok(out)
+}
+
+/// Resizes many images (of any sizes and channel counts) to one size, in parallel over the images
+/// (rayon). On failure, returns the index of the first image that failed with its error.
+pub fn resize_many(
+    images: &[ImageView<'_>],
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+    compat: PillowCompat,
+) -> Result<Vec<Vec<u8>>, (usize, ResizeError)> {
+    let one_each = images.len() <= 1;
+    images
+        .par_iter()
+        .enumerate()
+        .map(|(i, img)| resize_one(img, out_w, out_h, filter, compat, one_each).map_err(|e| (i, e)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
 }
 
 type PlanKey = (usize, usize, usize, usize, Filter, PillowCompat);
@@ -1548,6 +1578,36 @@ mod tests {
         // NEAREST skips the premultiplication
         let out = resize(&img, 1, 1, Filter::Nearest, PillowCompat::V13).unwrap();
         assert_eq!(out, vec![255, 255, 255, 255]);
+    }
+
+    #[test]
+    fn resize_many_matches_one_by_one_and_names_the_failing_image() {
+        let a = noise(40 * 30 * 3, 5);
+        let b = noise(17 * 60, 6);
+        let views = [
+            ImageView::new(&a, 40, 30, 3).unwrap(),
+            ImageView::new(&b, 17, 60, 1).unwrap(),
+        ];
+        let many = resize_many(&views, 8, 9, Filter::Bicubic, PillowCompat::V13).unwrap();
+        for (v, out) in views.iter().zip(&many) {
+            assert_eq!(
+                out,
+                &resize(v, 8, 9, Filter::Bicubic, PillowCompat::V13).unwrap()
+            );
+        }
+        assert_eq!(
+            resize_many(&[], 8, 9, Filter::Box, PillowCompat::V13),
+            Ok(vec![])
+        );
+        let bad = ImageView {
+            data: &a[..10],
+            width: 40,
+            height: 30,
+            channels: 3,
+        };
+        let e = resize_many(&[views[0], bad], 8, 9, Filter::Box, PillowCompat::V13).unwrap_err();
+        assert_eq!(e.0, 1);
+        assert!(matches!(e.1, ResizeError::BufferLength { got: 10, .. }));
     }
 
     #[test]
