@@ -19,8 +19,9 @@
 //! * RGBA is resized premultiplied (`RGBA → RGBa → resize → RGBA`) except with NEAREST.
 //!
 //! Speed: the vertical pass sums whole rows (contiguous lanes); the horizontal pass transposes blocks
-//! of 16 or 32 rows into per-column strips so that it, too, sums contiguous lanes, and prefetches the
-//! next block. Both have AVX2 builds chosen at run time. Large images are split over rayon.
+//! of 16 or 32 rows into per-column strips (16x16 byte transposes with SSE2 for L and RGB) so that it,
+//! too, sums contiguous lanes, and prefetches the next block. Both passes have AVX2 builds chosen at
+//! run time. Large images are split over rayon.
 //!
 //! Use [`resize`] for one image (plans are cached), or [`cached_plan`] / [`ResizePlan`] and
 //! [`ResizePlan::run_into`] to write many images of one size into buffers you own.
@@ -910,7 +911,7 @@ fn horizontal_pass<const C: usize>(
 ) {
     match C {
         1 => horizontal_rows::<C, 32, 32>(img, coeffs, dst, parallel),
-        3 => horizontal_rows::<C, 48, 64>(img, coeffs, dst, parallel),
+        3 => horizontal_rows::<C, 48, 48>(img, coeffs, dst, parallel),
         _ => horizontal_rows::<C, 64, 64>(img, coeffs, dst, parallel),
     }
 }
@@ -1032,8 +1033,10 @@ fn horizontal_block<const C: usize, const L: usize, const S: usize>(
     } = geom;
     let out_stride = coeffs.bounds.len() * C;
     let npx = x1 - x0;
-    if C == 3 && L == 48 && S >= L + 2 {
-        transpose_rgb_block(rows, n, in_stride, x0, npx, S, strips);
+    if C == 3 && L == 48 && S == 48 {
+        transpose_rgb_block(rows, n, in_stride, x0, npx, strips);
+    } else if C == 1 && L == 32 && S == 32 {
+        transpose_l_block(rows, n, in_stride, x0, npx, strips);
     } else {
         for r in 0..n {
             let row = &rows[r * in_stride + x0 * C..r * in_stride + x1 * C];
@@ -1062,14 +1065,23 @@ fn horizontal_block<const C: usize, const L: usize, const S: usize>(
         }
         for r in 0..n {
             let o = r * out_stride + xx * C;
-            out[o..o + C].copy_from_slice(&bytes[r * C..r * C + C]);
+            if C == 3 && L == 48 && S == 48 {
+                // RGB strips are channel-planar: lane `ch * 16 + r`.
+                let px = &mut out[o..o + 3];
+                px[0] = bytes[r];
+                px[1] = bytes[16 + r];
+                px[2] = bytes[32 + r];
+            } else {
+                out[o..o + C].copy_from_slice(&bytes[r * C..r * C + C]);
+            }
         }
     }
 }
 
-/// The RGB transposition of [`horizontal_block`] for 16 rows: pairs of rows are packed into one 8-byte
-/// store per pixel column (6 bytes of data; the 2 spilled bytes are overwritten by the next pair, which
-/// is written later, or land in the strip's padding). Rows `>= n` repeat row `n - 1`.
+/// The RGB transposition of [`horizontal_block`] for 16 rows, channel-planar: byte `ch` of pixel `x`
+/// of row `r` goes to `strips[x * 48 + ch * 16 + r]`. Runs of 16 pixels are three 16x16 byte transposes
+/// (SSE2) whose 48 columns land at offsets known at compile time; the rest is copied byte by byte.
+/// Rows `>= n` repeat row `n - 1`.
 #[inline(always)]
 fn transpose_rgb_block(
     rows: &[u8],
@@ -1077,7 +1089,6 @@ fn transpose_rgb_block(
     in_stride: usize,
     x0: usize,
     npx: usize,
-    s: usize,
     strips: &mut [u8],
 ) {
     if n == 0 || npx == 0 {
@@ -1087,32 +1098,250 @@ fn transpose_rgb_block(
         let r = r.min(n - 1);
         &rows[r * in_stride + x0 * 3..r * in_stride + (x0 + npx) * 3]
     };
-    // All pixels but the last are read as 4 bytes (the 4th byte is the next pixel's and is masked out).
-    let body = npx - 1;
-    for p in 0..8 {
-        let (r0, r1) = (row(2 * p), row(2 * p + 1));
-        let lane = p * 6;
-        for (x, strip) in strips.chunks_exact_mut(s).take(body).enumerate() {
-            debug_assert!(x * 3 + 4 <= r0.len() && x * 3 + 4 <= r1.len());
-            // SAFETY: `x < npx - 1` and both rows hold `npx * 3` bytes, so bytes `x * 3 .. x * 3 + 4`
-            // are inside each row; `read_unaligned` has no alignment requirement.
-            let (a, b) = unsafe {
-                (
-                    std::ptr::read_unaligned(r0.as_ptr().add(x * 3).cast::<u32>()),
-                    std::ptr::read_unaligned(r1.as_ptr().add(x * 3).cast::<u32>()),
-                )
-            };
-            let v = u64::from(u32::from_le(a) & 0xFF_FFFF) | (u64::from(u32::from_le(b)) << 24);
-            strip[lane..lane + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        if let (Some(strip), Some(a), Some(b)) = (
-            strips.chunks_exact_mut(s).nth(body),
-            r0.get(body * 3..body * 3 + 3),
-            r1.get(body * 3..body * 3 + 3),
-        ) {
-            strip[lane..lane + 6].copy_from_slice(&[a[0], a[1], a[2], b[0], b[1], b[2]]);
+    let src: [&[u8]; 16] = [
+        row(0),
+        row(1),
+        row(2),
+        row(3),
+        row(4),
+        row(5),
+        row(6),
+        row(7),
+        row(8),
+        row(9),
+        row(10),
+        row(11),
+        row(12),
+        row(13),
+        row(14),
+        row(15),
+    ];
+    let mut p0 = 0;
+    while p0 + 16 <= npx {
+        let chunk: &mut [u8; 768] = match (&mut strips[p0 * 48..(p0 + 16) * 48]).try_into() {
+            Ok(c) => c,
+            Err(_) => return, // unreachable: the range is 768 bytes
+        };
+        let b0 = p0 * 3;
+        store_rgb_cols::<0>(chunk, transpose16x16(load_cols(&src, b0)));
+        store_rgb_cols::<1>(chunk, transpose16x16(load_cols(&src, b0 + 16)));
+        store_rgb_cols::<2>(chunk, transpose16x16(load_cols(&src, b0 + 32)));
+        p0 += 16;
+    }
+    for (r, row) in src.iter().enumerate() {
+        for x in p0..npx {
+            for ch in 0..3 {
+                strips[x * 48 + ch * 16 + r] = row[x * 3 + ch];
+            }
         }
     }
+}
+
+/// The L transposition of [`horizontal_block`] for 32 rows: pixel `x` of row `r` goes to
+/// `strips[x * 32 + r]`, by 16x16 byte transposes (SSE2) for runs of 16 pixels. Rows `>= n` repeat row
+/// `n - 1`.
+#[inline(always)]
+fn transpose_l_block(
+    rows: &[u8],
+    n: usize,
+    in_stride: usize,
+    x0: usize,
+    npx: usize,
+    strips: &mut [u8],
+) {
+    if n == 0 || npx == 0 {
+        return;
+    }
+    let row = |r: usize| {
+        let r = r.min(n - 1);
+        &rows[r * in_stride + x0..r * in_stride + x0 + npx]
+    };
+    for r0 in [0, 16] {
+        let src: [&[u8]; 16] = std::array::from_fn(|i| row(r0 + i));
+        let mut p0 = 0;
+        while p0 + 16 <= npx {
+            let cols = transpose16x16(load_cols(&src, p0));
+            for (j, col) in cols.into_iter().enumerate() {
+                let off = (p0 + j) * 32 + r0;
+                store16(&mut strips[off..off + 16], col);
+            }
+            p0 += 16;
+        }
+        for (r, row) in src.iter().enumerate() {
+            for x in p0..npx {
+                strips[x * 32 + r0 + r] = row[x];
+            }
+        }
+    }
+}
+
+/// Bytes `b0 .. b0 + 16` of each of 16 rows (all long enough).
+#[inline(always)]
+fn load_cols(rows: &[&[u8]; 16], b0: usize) -> [Col16; 16] {
+    let ld = |i: usize| load16(&rows[i][b0..b0 + 16]);
+    [
+        ld(0),
+        ld(1),
+        ld(2),
+        ld(3),
+        ld(4),
+        ld(5),
+        ld(6),
+        ld(7),
+        ld(8),
+        ld(9),
+        ld(10),
+        ld(11),
+        ld(12),
+        ld(13),
+        ld(14),
+        ld(15),
+    ]
+}
+
+/// Stores the 16 byte columns `16 * T .. 16 * T + 16` of a run of 16 RGB pixels into their strips.
+#[inline(always)]
+fn store_rgb_cols<const T: usize>(chunk: &mut [u8; 768], cols: [Col16; 16]) {
+    for (j, col) in cols.into_iter().enumerate() {
+        let b = 16 * T + j;
+        let off = (b / 3) * 48 + (b % 3) * 16;
+        store16(&mut chunk[off..off + 16], col);
+    }
+}
+
+/// 16 bytes in a register (x86_64) or an array (elsewhere).
+#[cfg(target_arch = "x86_64")]
+type Col16 = std::arch::x86_64::__m128i;
+#[cfg(not(target_arch = "x86_64"))]
+type Col16 = [u8; 16];
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn load16(bytes: &[u8]) -> Col16 {
+    assert!(bytes.len() >= 16);
+    // SAFETY: `bytes` has at least 16 readable bytes (asserted); `_mm_loadu_si128` (SSE2, in the
+    // x86_64 baseline) has no alignment requirement.
+    unsafe { std::arch::x86_64::_mm_loadu_si128(bytes.as_ptr().cast()) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn store16(dst: &mut [u8], v: Col16) {
+    assert!(dst.len() >= 16);
+    // SAFETY: `dst` has at least 16 writable bytes (asserted); `_mm_storeu_si128` (SSE2, in the
+    // x86_64 baseline) has no alignment requirement.
+    unsafe { std::arch::x86_64::_mm_storeu_si128(dst.as_mut_ptr().cast(), v) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn load16(bytes: &[u8]) -> Col16 {
+    let mut v = [0u8; 16];
+    v.copy_from_slice(&bytes[..16]);
+    v
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn store16(dst: &mut [u8], v: Col16) {
+    dst[..16].copy_from_slice(&v);
+}
+
+/// Transposes a 16x16 byte matrix held as 16 rows: column `j` of the result holds byte `j` of every
+/// row, in row order.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose16x16(a: [Col16; 16]) -> [Col16; 16] {
+    use std::arch::x86_64::*;
+    // Round k interleaves 2^k-byte units of neighbouring row groups (registers are indexed
+    // `column group * row groups + row group`; each round halves the row groups and doubles the
+    // column groups), so after four rounds register j holds column j.
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 CPU has these instructions, and they
+    // only compute on register values.
+    unsafe {
+        let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15] = a;
+        let r0_0 = _mm_unpacklo_epi8(a0, a1);
+        let r0_8 = _mm_unpackhi_epi8(a0, a1);
+        let r0_1 = _mm_unpacklo_epi8(a2, a3);
+        let r0_9 = _mm_unpackhi_epi8(a2, a3);
+        let r0_2 = _mm_unpacklo_epi8(a4, a5);
+        let r0_10 = _mm_unpackhi_epi8(a4, a5);
+        let r0_3 = _mm_unpacklo_epi8(a6, a7);
+        let r0_11 = _mm_unpackhi_epi8(a6, a7);
+        let r0_4 = _mm_unpacklo_epi8(a8, a9);
+        let r0_12 = _mm_unpackhi_epi8(a8, a9);
+        let r0_5 = _mm_unpacklo_epi8(a10, a11);
+        let r0_13 = _mm_unpackhi_epi8(a10, a11);
+        let r0_6 = _mm_unpacklo_epi8(a12, a13);
+        let r0_14 = _mm_unpackhi_epi8(a12, a13);
+        let r0_7 = _mm_unpacklo_epi8(a14, a15);
+        let r0_15 = _mm_unpackhi_epi8(a14, a15);
+        let r1_0 = _mm_unpacklo_epi16(r0_0, r0_1);
+        let r1_4 = _mm_unpackhi_epi16(r0_0, r0_1);
+        let r1_1 = _mm_unpacklo_epi16(r0_2, r0_3);
+        let r1_5 = _mm_unpackhi_epi16(r0_2, r0_3);
+        let r1_2 = _mm_unpacklo_epi16(r0_4, r0_5);
+        let r1_6 = _mm_unpackhi_epi16(r0_4, r0_5);
+        let r1_3 = _mm_unpacklo_epi16(r0_6, r0_7);
+        let r1_7 = _mm_unpackhi_epi16(r0_6, r0_7);
+        let r1_8 = _mm_unpacklo_epi16(r0_8, r0_9);
+        let r1_12 = _mm_unpackhi_epi16(r0_8, r0_9);
+        let r1_9 = _mm_unpacklo_epi16(r0_10, r0_11);
+        let r1_13 = _mm_unpackhi_epi16(r0_10, r0_11);
+        let r1_10 = _mm_unpacklo_epi16(r0_12, r0_13);
+        let r1_14 = _mm_unpackhi_epi16(r0_12, r0_13);
+        let r1_11 = _mm_unpacklo_epi16(r0_14, r0_15);
+        let r1_15 = _mm_unpackhi_epi16(r0_14, r0_15);
+        let r2_0 = _mm_unpacklo_epi32(r1_0, r1_1);
+        let r2_2 = _mm_unpackhi_epi32(r1_0, r1_1);
+        let r2_1 = _mm_unpacklo_epi32(r1_2, r1_3);
+        let r2_3 = _mm_unpackhi_epi32(r1_2, r1_3);
+        let r2_4 = _mm_unpacklo_epi32(r1_4, r1_5);
+        let r2_6 = _mm_unpackhi_epi32(r1_4, r1_5);
+        let r2_5 = _mm_unpacklo_epi32(r1_6, r1_7);
+        let r2_7 = _mm_unpackhi_epi32(r1_6, r1_7);
+        let r2_8 = _mm_unpacklo_epi32(r1_8, r1_9);
+        let r2_10 = _mm_unpackhi_epi32(r1_8, r1_9);
+        let r2_9 = _mm_unpacklo_epi32(r1_10, r1_11);
+        let r2_11 = _mm_unpackhi_epi32(r1_10, r1_11);
+        let r2_12 = _mm_unpacklo_epi32(r1_12, r1_13);
+        let r2_14 = _mm_unpackhi_epi32(r1_12, r1_13);
+        let r2_13 = _mm_unpacklo_epi32(r1_14, r1_15);
+        let r2_15 = _mm_unpackhi_epi32(r1_14, r1_15);
+        let r3_0 = _mm_unpacklo_epi64(r2_0, r2_1);
+        let r3_1 = _mm_unpackhi_epi64(r2_0, r2_1);
+        let r3_2 = _mm_unpacklo_epi64(r2_2, r2_3);
+        let r3_3 = _mm_unpackhi_epi64(r2_2, r2_3);
+        let r3_4 = _mm_unpacklo_epi64(r2_4, r2_5);
+        let r3_5 = _mm_unpackhi_epi64(r2_4, r2_5);
+        let r3_6 = _mm_unpacklo_epi64(r2_6, r2_7);
+        let r3_7 = _mm_unpackhi_epi64(r2_6, r2_7);
+        let r3_8 = _mm_unpacklo_epi64(r2_8, r2_9);
+        let r3_9 = _mm_unpackhi_epi64(r2_8, r2_9);
+        let r3_10 = _mm_unpacklo_epi64(r2_10, r2_11);
+        let r3_11 = _mm_unpackhi_epi64(r2_10, r2_11);
+        let r3_12 = _mm_unpacklo_epi64(r2_12, r2_13);
+        let r3_13 = _mm_unpackhi_epi64(r2_12, r2_13);
+        let r3_14 = _mm_unpacklo_epi64(r2_14, r2_15);
+        let r3_15 = _mm_unpackhi_epi64(r2_14, r2_15);
+        [
+            r3_0, r3_1, r3_2, r3_3, r3_4, r3_5, r3_6, r3_7, r3_8, r3_9, r3_10, r3_11, r3_12, r3_13,
+            r3_14, r3_15,
+        ]
+    }
+}
+
+/// Transposes a 16x16 byte matrix (portable version).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn transpose16x16(m: [Col16; 16]) -> [Col16; 16] {
+    let mut out = [[0u8; 16]; 16];
+    for (i, row) in m.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j][i] = v;
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1608,6 +1837,20 @@ mod tests {
         let e = resize_many(&[views[0], bad], 8, 9, Filter::Box, PillowCompat::V13).unwrap_err();
         assert_eq!(e.0, 1);
         assert!(matches!(e.1, ResizeError::BufferLength { got: 10, .. }));
+    }
+
+    #[test]
+    fn byte_transpose() {
+        let m: [[u8; 16]; 16] =
+            std::array::from_fn(|i| std::array::from_fn(|j| (i * 16 + j) as u8));
+        let cols = transpose16x16(std::array::from_fn(|i| load16(&m[i])));
+        for (j, col) in cols.into_iter().enumerate() {
+            let mut t = [0u8; 16];
+            store16(&mut t, col);
+            for i in 0..16 {
+                assert_eq!(t[i], m[i][j]);
+            }
+        }
     }
 
     #[test]
