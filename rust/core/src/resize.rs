@@ -890,11 +890,11 @@ fn convolve<const C: usize>(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Horizontal pass: blocks of rows are transposed into column-major strips (one strip per input column,
-// `L = rows * C` bytes used out of a stride of `S`), so that each output pixel is a sum of whole strips
-// times a scalar weight: no horizontal reductions, and the inner loop is `L` independent lanes.
+// Horizontal pass: blocks of rows are transposed into column-major strips (one strip of `L = rows * C`
+// bytes per input column), so that each output pixel is a sum of whole strips times a scalar weight:
+// no horizontal reductions, and the inner loop is `L` independent lanes.
 
-/// Rows per block: 32 for L, 16 for RGB (48 lanes, strips padded to 64 bytes) and RGBA (64 lanes).
+/// Rows per block: 32 for L (32 lanes), 16 for RGB (48 lanes) and RGBA (64 lanes).
 const fn strip_rows(c: usize) -> usize {
     if c == 1 {
         32
@@ -910,9 +910,9 @@ fn horizontal_pass<const C: usize>(
     parallel: bool,
 ) {
     match C {
-        1 => horizontal_rows::<C, 32, 32>(img, coeffs, dst, parallel),
-        3 => horizontal_rows::<C, 48, 48>(img, coeffs, dst, parallel),
-        _ => horizontal_rows::<C, 64, 64>(img, coeffs, dst, parallel),
+        1 => horizontal_rows::<C, 32>(img, coeffs, dst, parallel),
+        3 => horizontal_rows::<C, 48>(img, coeffs, dst, parallel),
+        _ => horizontal_rows::<C, 64>(img, coeffs, dst, parallel),
     }
 }
 
@@ -942,7 +942,7 @@ struct HGeom<'a> {
     coeffs: &'a AxisCoeffs,
 }
 
-fn horizontal_rows<const C: usize, const L: usize, const S: usize>(
+fn horizontal_rows<const C: usize, const L: usize>(
     img: Img<'_>,
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
@@ -967,9 +967,9 @@ fn horizontal_rows<const C: usize, const L: usize, const S: usize>(
         // The next block's rows start streaming in from memory while this block is computed.
         let next_end = ((y + n + rows_per_block) * in_stride).min(img.data.len());
         prefetch(img.data.get((y + n) * in_stride..next_end).unwrap_or(&[]));
-        horizontal_block_dispatch::<C, L, S>(rows, n, geom, out_block, strips);
+        horizontal_block_dispatch::<C, L>(rows, n, geom, out_block, strips);
     };
-    let strip_len = (x1 - x0) * S;
+    let strip_len = (x1 - x0) * L;
     prefetch(&img.data[..(rows_per_block * in_stride).min(img.data.len())]);
     if parallel {
         dst.par_chunks_mut(block_bytes)
@@ -983,7 +983,7 @@ fn horizontal_rows<const C: usize, const L: usize, const S: usize>(
     }
 }
 
-fn horizontal_block_dispatch<const C: usize, const L: usize, const S: usize>(
+fn horizontal_block_dispatch<const C: usize, const L: usize>(
     rows: &[u8],
     n: usize,
     geom: HGeom<'_>,
@@ -995,30 +995,30 @@ fn horizontal_block_dispatch<const C: usize, const L: usize, const S: usize>(
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above), which is all `horizontal_block_avx2`
             // requires; the function itself is safe Rust.
-            unsafe { horizontal_block_avx2::<C, L, S>(rows, n, geom, out, strips) };
+            unsafe { horizontal_block_avx2::<C, L>(rows, n, geom, out, strips) };
             return;
         }
     }
-    horizontal_block::<C, L, S>(rows, n, geom, out, strips);
+    horizontal_block::<C, L>(rows, n, geom, out, strips);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn horizontal_block_avx2<const C: usize, const L: usize, const S: usize>(
+fn horizontal_block_avx2<const C: usize, const L: usize>(
     rows: &[u8],
     n: usize,
     geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
 ) {
-    horizontal_block::<C, L, S>(rows, n, geom, out, strips);
+    horizontal_block::<C, L>(rows, n, geom, out, strips);
 }
 
-/// One block of `n <= L / C` rows. `strips` holds `(x1 - x0) * S` bytes: column `x` of row `r`,
-/// channel `ch` at `(x - x0) * S + r * C + ch`. Lanes of rows `>= n` and the padding hold stale bytes
-/// whose results are never written out.
+/// One block of `n <= L / C` rows. `strips` holds `(x1 - x0) * L` bytes: channel `ch` of column `x`
+/// of row `r` at `(x - x0) * L + lane`, with lane `ch * 16 + r` for RGB and `r * C + ch` otherwise.
+/// Lanes of rows `>= n` hold copies of row `n - 1` (or stale bytes) whose results are not written.
 #[inline(always)]
-fn horizontal_block<const C: usize, const L: usize, const S: usize>(
+fn horizontal_block<const C: usize, const L: usize>(
     rows: &[u8],
     n: usize,
     geom: HGeom<'_>,
@@ -1033,15 +1033,15 @@ fn horizontal_block<const C: usize, const L: usize, const S: usize>(
     } = geom;
     let out_stride = coeffs.bounds.len() * C;
     let npx = x1 - x0;
-    if C == 3 && L == 48 && S == 48 {
+    if C == 3 && L == 48 {
         transpose_rgb_block(rows, n, in_stride, x0, npx, strips);
-    } else if C == 1 && L == 32 && S == 32 {
+    } else if C == 1 && L == 32 {
         transpose_l_block(rows, n, in_stride, x0, npx, strips);
     } else {
         for r in 0..n {
             let row = &rows[r * in_stride + x0 * C..r * in_stride + x1 * C];
             let lane = r * C;
-            for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(S)) {
+            for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(L)) {
                 strip[lane..lane + C].copy_from_slice(px);
             }
         }
@@ -1049,9 +1049,9 @@ fn horizontal_block<const C: usize, const L: usize, const S: usize>(
     for (xx, &(start, count)) in coeffs.bounds.iter().enumerate() {
         let k = &coeffs.fixed[xx * coeffs.ksize..xx * coeffs.ksize + count];
         let mut acc = [HALF; L];
-        let base = (start - x0) * S;
+        let base = (start - x0) * L;
         for (i, &w) in k.iter().enumerate() {
-            let strip: &[u8; L] = match strips[base + i * S..base + i * S + L].try_into() {
+            let strip: &[u8; L] = match strips[base + i * L..base + i * L + L].try_into() {
                 Ok(s) => s,
                 Err(_) => continue, // unreachable: the slice has exactly L bytes
             };
@@ -1065,7 +1065,7 @@ fn horizontal_block<const C: usize, const L: usize, const S: usize>(
         }
         for r in 0..n {
             let o = r * out_stride + xx * C;
-            if C == 3 && L == 48 && S == 48 {
+            if C == 3 && L == 48 {
                 // RGB strips are channel-planar: lane `ch * 16 + r`.
                 let px = &mut out[o..o + 3];
                 px[0] = bytes[r];
