@@ -1415,25 +1415,22 @@ fn vertical_row(data: &[u8], in_stride: usize, first: usize, k: &[i32], out_row:
     let width = out_row.len();
     let mut c0 = 0;
     while c0 + V_BLOCK <= width {
-        let mut acc = [HALF; V_BLOCK];
-        for (i, &w) in k.iter().enumerate() {
-            let off = first + i * in_stride + c0;
-            let src: &[u8; V_BLOCK] = match data[off..off + V_BLOCK].try_into() {
-                Ok(s) => s,
-                Err(_) => continue, // unreachable: the slice has exactly V_BLOCK bytes
-            };
-            for j in 0..V_BLOCK {
-                acc[j] = acc[j].wrapping_add(i32::from(src[j]).wrapping_mul(w));
-            }
-        }
-        for (o, &a) in out_row[c0..c0 + V_BLOCK].iter_mut().zip(acc.iter()) {
-            *o = clip8(a);
-        }
+        vertical_block::<V_BLOCK>(
+            data,
+            in_stride,
+            first + c0,
+            k,
+            &mut out_row[c0..c0 + V_BLOCK],
+        );
         c0 += V_BLOCK;
+    }
+    while c0 + 16 <= width {
+        vertical_block::<16>(data, in_stride, first + c0, k, &mut out_row[c0..c0 + 16]);
+        c0 += 16;
     }
     if c0 < width {
         let len = width - c0;
-        let mut acc = [HALF; V_BLOCK];
+        let mut acc = [HALF; 16];
         for (i, &w) in k.iter().enumerate() {
             let off = first + i * in_stride + c0;
             for (a, &p) in acc[..len].iter_mut().zip(&data[off..off + len]) {
@@ -1443,6 +1440,31 @@ fn vertical_row(data: &[u8], in_stride: usize, first: usize, k: &[i32], out_row:
         for (o, &a) in out_row[c0..].iter_mut().zip(acc.iter()) {
             *o = clip8(a);
         }
+    }
+}
+
+/// `N` columns starting at byte `first` of the first tap's row, accumulated in registers.
+#[inline(always)]
+fn vertical_block<const N: usize>(
+    data: &[u8],
+    in_stride: usize,
+    first: usize,
+    k: &[i32],
+    out: &mut [u8],
+) {
+    let mut acc = [HALF; N];
+    for (i, &w) in k.iter().enumerate() {
+        let off = first + i * in_stride;
+        let src: &[u8; N] = match data[off..off + N].try_into() {
+            Ok(s) => s,
+            Err(_) => continue, // unreachable: the slice has exactly N bytes
+        };
+        for j in 0..N {
+            acc[j] = acc[j].wrapping_add(i32::from(src[j]).wrapping_mul(w));
+        }
+    }
+    for (o, &a) in out.iter_mut().zip(acc.iter()) {
+        *o = clip8(a);
     }
 }
 
