@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "ImageGPTImageProcessor": "image_processing",
     "BatchFeature": "batch_feature",
     "default_palette": "palettes",
+    "Resampling": "resampling",
 }
 
 __all__ = [
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .configuration import ImageGPTConfig, check_compatible
     from .image_processing import ImageGPTImageProcessor
     from .palettes import default_palette
+    from .resampling import Resampling
 
 
 def __getattr__(name: str) -> Any:

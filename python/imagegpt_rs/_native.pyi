@@ -11,3 +11,9 @@ def compatibility_violations(
     n_clusters: int | None = None,
     image_size: tuple[int, int] | None = None,
 ) -> list[tuple[str, str, str]]: ...
+def resize(
+    image: object, width: int, height: int, resample: int, pillow_compat: tuple[int, int]
+) -> object: ...
+def resize_many(
+    images: list[object], width: int, height: int, resample: int, pillow_compat: tuple[int, int]
+) -> list[object]: ...
