@@ -5,3 +5,5 @@
 //! - [`config`]: validation rules of `ImageGPTConfig`.
 
 pub mod config;
+pub mod palette;
+pub mod quantize;
