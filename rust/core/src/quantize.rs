@@ -548,9 +548,9 @@ fn fill_leaf<T: Real>(
     let mut t = 0;
     for r in bx.lo[0]..bx.hi[0] {
         for g in bx.lo[1]..bx.hi[1] {
-            let base = ((r - r0) << 16) | (g << 8);
             for b in bx.lo[2]..bx.hi[2] {
-                slab[base | b] = blk.best_i[t].to_index();
+                // the slab holds red values r0..r0+SLAB: a contiguous range of the brick layout
+                slab[brick_index(r, g, b) - (r0 << 16)] = blk.best_i[t].to_index();
                 t += 1;
             }
         }
@@ -580,9 +580,9 @@ fn fill_box<T: Real>(
     }
 }
 
-fn build_table<T: Real>(ar: &Arith<T>, geo: &Geometry) -> Vec<u16> {
-    let mut table = vec![0u16; TABLE_LEN];
-    table.par_chunks_mut(SLAB << 16).enumerate().for_each(|(s, slab)| {
+fn build_table<T: Real>(ar: &Arith<T>, geo: &Geometry) -> LookupTable {
+    let mut table = LookupTable::new_zeroed();
+    table.as_mut_slice().par_chunks_mut(SLAB << 16).enumerate().for_each(|(s, slab)| {
         let r0 = s * SLAB;
         let bx = ColorBox { lo: [r0, 0, 0], hi: [r0 + SLAB, 256, 256] };
         let mut blk = Block::<T>::new();
@@ -590,6 +590,100 @@ fn build_table<T: Real>(ar: &Arith<T>, geo: &Geometry) -> Vec<u16> {
         fill_box(ar, geo, bx, &geo.normal, slab, r0, &mut blk, &mut scratch);
     });
     table
+}
+
+// ------------------------------------------------------------------------------------------------
+// The lookup table storage
+// ------------------------------------------------------------------------------------------------
+
+/// Position of color `(r, g, b)` in the table's brick layout: 4x4x4 bricks of 64 ids (128 bytes,
+/// two cache lines) in (r, g, b) order, bricks in (r, g, b) order. Neighbouring colors, which
+/// neighbouring pixels of natural images have, share cache lines far more often than in the linear
+/// `(r << 16) | (g << 8) | b` layout, where a red step is 128 KiB away.
+#[inline(always)]
+pub fn brick_index(r: usize, g: usize, b: usize) -> usize {
+    let brick = ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2);
+    (brick << 6) | ((r & 3) << 4) | ((g & 3) << 2) | (b & 3)
+}
+
+const TABLE_ALIGN: usize = 2 << 20;
+
+/// `2^24` ids in brick layout, in one 2 MiB-aligned allocation that Linux is asked to back with
+/// transparent huge pages (16 TLB entries instead of 8192 for random color lookups).
+pub struct LookupTable {
+    ptr: std::ptr::NonNull<u16>,
+}
+
+// SAFETY: LookupTable uniquely owns its allocation (like Box<[u16]>); u16 is Send + Sync, and shared
+// access only reads.
+unsafe impl Send for LookupTable {}
+// SAFETY: see above; `&LookupTable` only gives `&[u16]`.
+unsafe impl Sync for LookupTable {}
+
+#[cfg(target_os = "linux")]
+extern "C" {
+    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+impl LookupTable {
+    fn layout() -> std::alloc::Layout {
+        match std::alloc::Layout::from_size_align(TABLE_LEN * 2, TABLE_ALIGN) {
+            Ok(l) => l,
+            Err(_) => unreachable!("32 MiB with a 2 MiB power-of-two alignment is a valid layout"),
+        }
+    }
+
+    fn new_zeroed() -> Self {
+        let layout = Self::layout();
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc(layout) } as *mut u16;
+        let Some(ptr) = std::ptr::NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+        #[cfg(target_os = "linux")]
+        // SAFETY: [raw, raw + 32 MiB) is our allocation, 2 MiB aligned (so page aligned);
+        // MADV_HUGEPAGE (14) only changes how the kernel backs it and fails harmlessly if THP is off.
+        unsafe {
+            madvise(raw as *mut std::ffi::c_void, TABLE_LEN * 2, 14);
+        }
+        // SAFETY: the allocation holds TABLE_LEN u16 (2 * TABLE_LEN bytes, u16-aligned); writing
+        // zeros initializes every element before any read.
+        unsafe { std::ptr::write_bytes(raw, 0, TABLE_LEN) };
+        LookupTable { ptr }
+    }
+
+    /// The ids in brick layout.
+    pub fn as_array(&self) -> &[u16; TABLE_LEN] {
+        // SAFETY: ptr points to TABLE_LEN initialized u16 owned by self, alive while &self is.
+        unsafe { &*(self.ptr.as_ptr() as *const [u16; TABLE_LEN]) }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u16] {
+        // SAFETY: as in `as_array`, and &mut self guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), TABLE_LEN) }
+    }
+
+    /// The id of color `(r, g, b)`.
+    pub fn get(&self, r: u8, g: u8, b: u8) -> u16 {
+        self.as_array()[brick_index(r as usize, g as usize, b as usize)]
+    }
+
+    /// The ids in linear order: entry `(r << 16) | (g << 8) | b` is the id of `(r, g, b)`.
+    pub fn to_linear(&self) -> Vec<u16> {
+        let t = self.as_array();
+        let mut out = vec![0u16; TABLE_LEN];
+        out.par_chunks_mut(1 << 16).enumerate().for_each(|(r, plane)| {
+            for (gb, o) in plane.iter_mut().enumerate() {
+                *o = t[brick_index(r, gb >> 8, gb & 255)];
+            }
+        });
+        out
+    }
+}
+
+impl Drop for LookupTable {
+    fn drop(&mut self) {
+        // SAFETY: ptr was allocated in `new_zeroed` with exactly this layout and is freed once.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, Self::layout()) }
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -623,7 +717,7 @@ impl OutId for i64 {
 // The quantizer
 // ------------------------------------------------------------------------------------------------
 
-type Table = Arc<Vec<u16>>;
+type Table = Arc<LookupTable>;
 
 /// Process-wide cache of the most recently built tables, so that a new quantizer on the same
 /// palette (e.g. one per `preprocess` call) does not rebuild the 32 MiB table.
@@ -734,8 +828,8 @@ impl Quantizer {
         hit.map(|t| self.table.get_or_init(|| t).clone())
     }
 
-    /// The complete lookup table (built on first use, then cached): entry `(r << 16) | (g << 8) | b`
-    /// is the id of the uint8 color `(r, g, b)` in any input of more than one pixel.
+    /// The complete lookup table (built on first use, then cached), in brick layout
+    /// ([`brick_index`]; [`LookupTable::to_linear`] gives the `(r << 16) | (g << 8) | b` order).
     pub fn table(&self) -> Table {
         if let Some(t) = self.cached_table() {
             return t;
@@ -754,6 +848,12 @@ impl Quantizer {
                 t
             })
             .clone()
+    }
+
+    /// The table in linear order (`(r << 16) | (g << 8) | b`), built first if needed.
+    pub fn linear_table(&self) -> Vec<u16> {
+        let t = self.table();
+        self.install(|| t.to_linear())
     }
 
     /// The reference's id for one normalized pixel row evaluated with the single-row (`gemv`)
@@ -810,14 +910,11 @@ impl Quantizer {
             }
             None => self.table(),
         };
-        let table: &[u16; TABLE_LEN] = match table.as_slice().try_into() {
-            Ok(t) => t,
-            Err(_) => unreachable!("the table always holds 2^24 entries"),
-        };
+        let table = table.as_array();
         self.install(|| {
             out.par_chunks_mut(CHUNK).zip(pixels.par_chunks(3 * CHUNK)).for_each(|(o, p)| {
                 for (oi, px) in o.iter_mut().zip(p.chunks_exact(3)) {
-                    let idx = ((px[0] as usize) << 16) | ((px[1] as usize) << 8) | px[2] as usize;
+                    let idx = brick_index(px[0] as usize, px[1] as usize, px[2] as usize);
                     *oi = O::from_id(table[idx]);
                 }
             })
@@ -978,12 +1075,11 @@ mod tests {
         let t = q.table();
         let mut seed = 7u64;
         let mut check = |r: u8, g: u8, b: u8| {
-            let idx = ((r as usize) << 16) | ((g as usize) << 8) | b as usize;
             let want = match &q.a32 {
                 Some(a) => reference_u8(a, [r, g, b]),
                 None => reference_u8(&q.a64, [r, g, b]),
             };
-            assert_eq!(t[idx], want, "color ({r}, {g}, {b})");
+            assert_eq!(t.get(r, g, b), want, "color ({r}, {g}, {b})");
         };
         for _ in 0..samples {
             let v = (lcg(&mut seed) * TABLE_LEN as f64) as usize;
@@ -1005,6 +1101,23 @@ mod tests {
             let want = ((p as f64) * (1.0 / 127.5)) as f32 - 1.0f32;
             assert_eq!(normalize_u8(p).to_bits(), want.to_bits());
         }
+    }
+
+    #[test]
+    fn brick_index_is_a_permutation() {
+        let mut seen = vec![false; TABLE_LEN];
+        for r in 0..256 {
+            for g in 0..256 {
+                for b in 0..256 {
+                    let i = brick_index(r, g, b);
+                    assert!(!seen[i]);
+                    seen[i] = true;
+                }
+            }
+        }
+        // an 8-red slab is one contiguous range
+        assert_eq!(brick_index(8, 0, 0), 8 << 16);
+        assert_eq!(brick_index(15, 255, 255), (16 << 16) - 1);
     }
 
     #[test]
@@ -1045,7 +1158,7 @@ mod tests {
         let q = Quantizer::new(Palette::from_f64(&vals).unwrap(), None).unwrap();
         check_table(&q, 20000);
         // every odd (duplicate) index never wins over its twin
-        assert!(q.table().iter().all(|&id| id % 3 != 1));
+        assert!(q.table().as_array().iter().all(|&id| id % 3 != 1));
     }
 
     #[test]
@@ -1065,9 +1178,11 @@ mod tests {
         q.quantize_u8(&px, &mut direct).unwrap();
         assert!(!q.table_built());
         let t = q.table();
+        let linear = t.to_linear();
         for (i, p) in px.chunks_exact(3).enumerate() {
+            assert_eq!(direct[i], t.get(p[0], p[1], p[2]) as i64);
             let idx = ((p[0] as usize) << 16) | ((p[1] as usize) << 8) | p[2] as usize;
-            assert_eq!(direct[i], t[idx] as i64);
+            assert_eq!(direct[i], linear[idx] as i64);
         }
         let mut via_table = vec![0u16; 5000];
         q.quantize_u8(&px, &mut via_table).unwrap();
