@@ -265,9 +265,21 @@ def test_direct_path_for_small_inputs(kmeans512):
 
 
 def test_uint8_and_normalized_paths_agree(kmeans512, photos):
-    q = ColorQuantizer(kmeans512)
+    """Normalized float32 photos (all on the uint8 grid) take the table; one value off the grid
+    makes the whole call take the direct float path. Both match the reference."""
     img = photos[2]
-    np.testing.assert_array_equal(q.quantize(img), q.quantize_normalized(reference_normalize(img)))
+    for clusters in (kmeans512, kmeans512.astype(np.float32)):
+        q = ColorQuantizer(clusters)
+        x = reference_normalize(img)
+        want = reference_ids(img.reshape(-1, 3), clusters).reshape(img.shape[:2])
+        np.testing.assert_array_equal(q.quantize(img), want)
+        np.testing.assert_array_equal(q.quantize_normalized(x), want)
+        x[0, 0, 0] = np.nextafter(x[0, 0, 0], np.float32(2))
+        flat = x.reshape(-1, 3)
+        with np.errstate(over="ignore"):
+            want = np.concatenate([reference_color_quantize(flat[s : s + 8192], clusters)
+                                   for s in range(0, len(flat), 8192)])
+        np.testing.assert_array_equal(q.quantize_normalized(x).ravel(), want)
 
 
 # ---------------------------------------------------------------------------------------------

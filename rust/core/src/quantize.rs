@@ -20,11 +20,13 @@
 //!
 //! - more than one pixel row and more than one cluster (`?gemm`): an FMA chain in k order from a
 //!   zeroed accumulator, `fma(x2, c2, fma(x1, c1, x0 * c0))` ([`gemm_dot`]). This holds for every
-//!   float32 shape we measured and for float64 whenever `K` is a multiple of 4 (ImageGPT's 512) or
-//!   `K < 1000`; for float64 palettes with `K >= 1000` and `K % 8 in 4..8` OpenBLAS computes the
-//!   4 columns `K & !7 .. K & !3` in its large-matrix path with another order that also depends on
-//!   the thread partition of the call, so numpy's own ids for those 4 clusters depend on the array
-//!   size and `OPENBLAS_NUM_THREADS`; we keep the FMA chain there too (a documented gap).
+//!   float32 shape we measured (K from 2 to 65535, sampled) and for float64 unless `K % 8` is 4..=7 with
+//!   `K >= 196` (measured: 164 and below are unaffected). There OpenBLAS rounds the 4 columns
+//!   `K & !7 .. K & !3` with another order on most rows, *which* rows depending on the row's
+//!   position in the call and on the thread partition (`OPENBLAS_NUM_THREADS`), so numpy's own id
+//!   of a color for those 4 clusters depends on where the color sits in the array and no
+//!   per-color rule reproduces it. We keep the FMA chain there (a documented gap; a difference
+//!   needs a near-tie involving one of those 4 clusters).
 //! - exactly one pixel row (`?gemv`): float64 `fma(x2, c2, fma(x0, c0, x1 * c1))` for every
 //!   cluster; float32 with `K <= 16384` depends on the cluster position (AVX-512 blocks of 16/8
 //!   use the FMA chain, a block of 4 and the last odd cluster the float64 form, a pair the plain
@@ -34,7 +36,7 @@
 //! # The lookup table and why it is exact
 //!
 //! For uint8 input with more than one pixel, the id only depends on the color, so a table of
-//! `2^24` `u16` ids (32 MiB, indexed `(r << 16) | (g << 8) | b`) answers every pixel. Building it by
+//! `2^24` `u16` ids (32 MiB, see [`LookupTable`]) answers every pixel. Building it by
 //! evaluating all `K` clusters for all `2^24` colors would cost `K * 2^24` distance evaluations; we
 //! prune instead, with a bound that provably never drops the reference's answer:
 //!
@@ -989,6 +991,14 @@ impl Quantizer {
             });
             return Ok(());
         }
+        // float32 pixels that are all exact normalized uint8 values (what `normalize` produces) have
+        // the uint8 path's arithmetic exactly (a2 in float32, the rest in the clusters' dtype): use
+        // the lookup table when the input is large enough to pay for it.
+        if pixels_are_f32 && (self.table_built() || n.saturating_mul(self.n_clusters()) > DIRECT_LIMIT) {
+            if let Some(bytes) = self.install(|| on_grid_bytes(pixels)) {
+                return self.quantize_u8(&bytes, out);
+            }
+        }
         self.install(|| match (&self.a32, pixels_are_f32) {
             (Some(a), true) => self.direct_float(a, pixels, out),
             _ => self.direct_float(&self.a64, pixels, out),
@@ -1044,6 +1054,23 @@ impl Quantizer {
             Clusters::F64(c) => c.iter().map(|v| v.map(|x| clip(((x + 1.0) * 127.5).round_ties_even()))).collect(),
         }
     }
+}
+
+/// The uint8 values of float pixels when every value is exactly a normalized uint8 value.
+fn on_grid_bytes<P: Real>(pixels: &[P]) -> Option<Vec<u8>> {
+    let nt = norm_table();
+    pixels
+        .par_iter()
+        .map(|v| {
+            let v = v.to_f64();
+            let p = ((v + 1.0) * 127.5).round();
+            if (0.0..=255.0).contains(&p) && nt[p as usize] as f64 == v {
+                Some(p as u8)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
