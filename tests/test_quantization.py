@@ -237,16 +237,22 @@ def test_random_float_inputs(kmeans512, pixel_dtype, cluster_dtype):
     clusters = kmeans512.astype(cluster_dtype)
     q = ColorQuantizer(clusters)
     px = rng.uniform(-1.5, 1.5, (40_000, 3)).astype(pixel_dtype)
-    # also values on the pixel grid and exact ties
+    # also values on the pixel grid and exact ties, and huge values whose d overflows to inf/NaN
     px[:1000] = GRID[rng.integers(0, 256, (1000, 3))]
-    want = reference_color_quantize(px, clusters)
+    px[1000:1100] = rng.choice([-3e38, -1e30, 1e20, 1e30, 3e38], (100, 3)).astype(pixel_dtype)
+    if pixel_dtype == np.float64:  # beyond float32's range
+        px[1100:1200] = rng.choice([-1e200, 1e160, 1e300], (100, 3))
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = reference_color_quantize(px, clusters)
     np.testing.assert_array_equal(q.quantize_normalized(px), want)
     # a single pixel (gemv) and a (batch, h, w, 3) shape
-    for row in px[:50]:
-        assert q.quantize_normalized(row) == reference_color_quantize(row[None], clusters)[0]
+    for row in np.concatenate([px[:50], px[1000:1010], px[1100:1110]]):
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert q.quantize_normalized(row) == reference_color_quantize(row[None], clusters)[0], row
     np.testing.assert_array_equal(q.quantize_normalized(px.reshape(4, 100, 100, 3)), want.reshape(4, 100, 100))
     tq = ColorQuantizer(tie_palette().astype(cluster_dtype))
-    np.testing.assert_array_equal(tq.quantize_normalized(px), reference_color_quantize(px, tq.clusters))
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(tq.quantize_normalized(px), reference_color_quantize(px, tq.clusters))
 
 
 def test_direct_path_for_small_inputs(kmeans512):

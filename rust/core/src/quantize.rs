@@ -1008,7 +1008,8 @@ impl Quantizer {
 
     fn direct_float<P: Real, T: Real, O: OutId>(&self, ar: &Arith<T>, pixels: &[P], out: &mut [O]) {
         let cands = self.all_candidates();
-        let nan = !self.geo.extreme.is_empty();
+        // Arbitrary finite pixels can overflow a2 or ab (e.g. 1e30 in float32): apply argmin's NaN rule.
+        let nan = true;
         out.par_chunks_mut(BLOCK).zip(pixels.par_chunks(3 * BLOCK)).for_each_init(Block::<T>::new, |blk, (o, p)| {
             blk.n = 0;
             for px in p.chunks_exact(3) {
