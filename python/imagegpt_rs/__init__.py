@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "BatchFeature": "batch_feature",
     "default_palette": "palettes",
     "Resampling": "resampling",
+    "ColorQuantizer": "quantization",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .image_processing import ImageGPTImageProcessor
     from .palettes import default_palette
     from .resampling import Resampling
+    from .quantization import ColorQuantizer
 
 
 def __getattr__(name: str) -> Any:

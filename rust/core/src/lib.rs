@@ -7,3 +7,5 @@
 
 pub mod config;
 pub mod resize;
+pub mod palette;
+pub mod quantize;

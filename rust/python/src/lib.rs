@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod config;
 mod errors;
 mod resize;
+mod quantize;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
 /// Python (`gil_used = false`).
@@ -16,5 +17,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     config::register(m)?;
     resize::register(m)?;
+    quantize::register(m)?;
     Ok(())
 }
