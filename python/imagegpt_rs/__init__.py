@@ -22,6 +22,7 @@ from .errors import (
 _LAZY: dict[str, str] = {
     "ImageGPTConfig": "configuration",
     "check_compatible": "configuration",
+    "decode_image": "decoding",
 }
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from .configuration import ImageGPTConfig, check_compatible
+    from .decoding import decode_image
 
 
 def __getattr__(name: str) -> Any:

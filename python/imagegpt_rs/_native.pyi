@@ -11,3 +11,21 @@ def compatibility_violations(
     n_clusters: int | None = None,
     image_size: tuple[int, int] | None = None,
 ) -> list[tuple[str, str, str]]: ...
+
+import numpy as np
+
+DEFAULT_MAX_PIXELS: int
+DEFAULT_JPEG_DECODER: str
+
+def decode_image(
+    data: bytes,
+    max_pixels: int | None = ...,
+    draft: tuple[int, int] | None = None,
+    jpeg_decoder: str | None = None,
+) -> np.ndarray: ...
+def decode_image_file(
+    path: str,
+    max_pixels: int | None = ...,
+    draft: tuple[int, int] | None = None,
+    jpeg_decoder: str | None = None,
+) -> np.ndarray: ...

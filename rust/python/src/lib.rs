@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod config;
+mod decode;
 mod errors;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
@@ -14,5 +15,6 @@ mod errors;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     config::register(m)?;
+    decode::register(m)?;
     Ok(())
 }
