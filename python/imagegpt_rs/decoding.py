@@ -60,7 +60,7 @@ def decode_image(
     Raises:
         ImageDecodeError: (an ``OSError``) empty, truncated, corrupt, zero-size, too large or
             non-image input, or an unreadable file; the message names the file (for paths) and the
-            reason; ``.filename`` is the path (``None`` for bytes) and ``.kind`` a short reason code
+            reason; ``.path`` is the path (``None`` for bytes) and ``.kind`` a short reason code
             (``"truncated"``, ``"corrupt"``, ``"too-many-pixels"``, ...).
         InputError: invalid arguments.
         TypeError: ``source`` is neither bytes-like nor a path.

@@ -569,11 +569,70 @@ fn jpeg_error(message: String) -> DecodeError {
     }
 }
 
+/// Walks the JPEG marker structure (segments and entropy-coded data) looking for the EOI marker.
+/// `Err` names where the data ends early. Pillow fails on such files ("image file is truncated"),
+/// while libjpeg-turbo pads them with gray and only warns (and reports just its first warning, so
+/// a truncation after another warning cannot be seen from its messages).
+fn jpeg_truncation(data: &[u8]) -> Result<(), String> {
+    let n = data.len();
+    let mut pos = 2; // after SOI
+    loop {
+        // Find the next marker: libjpeg skips (and warns about) stray bytes, then 0xFF fill bytes.
+        while pos < n && data[pos] != 0xFF {
+            pos += 1;
+        }
+        while pos < n && data[pos] == 0xFF {
+            pos += 1;
+        }
+        let Some(&marker) = data.get(pos) else {
+            return Err(String::from("the data ends before the EOI marker"));
+        };
+        pos += 1;
+        match marker {
+            0xD9 => return Ok(()),
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {}
+        }
+        if pos + 2 > n {
+            return Err(format!(
+                "the data ends inside the length of marker 0xFF{marker:02X}"
+            ));
+        }
+        let len = u16::from_be_bytes([data[pos], data[pos + 1]]) as usize;
+        if pos + len > n {
+            return Err(format!(
+                "the data ends inside the segment of marker 0xFF{marker:02X}"
+            ));
+        }
+        pos += len.max(2);
+        if marker == 0xDA {
+            // Entropy-coded data: runs until a 0xFF that is not stuffing (0xFF00) nor a restart marker.
+            loop {
+                while pos < n && data[pos] != 0xFF {
+                    pos += 1;
+                }
+                let mut next = pos;
+                while next < n && data[next] == 0xFF {
+                    next += 1;
+                }
+                match data.get(next) {
+                    None => return Err(String::from("the data ends inside the scan data")),
+                    Some(0x00) | Some(0xD0..=0xD7) => pos = next + 1,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(feature = "libjpeg-turbo")]
 fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let format = ImageFormat::Jpeg;
     let mut d = turbo::Decompressor::new().ok_or_else(|| DecodeError::OutOfMemory { bytes: 0 })?;
-    let h = d.header(data).map_err(|e| jpeg_error(e.message))?;
+    let h = d.header(data).map_err(|e| match jpeg_truncation(data) {
+        Err(detail) => DecodeError::Truncated { format, detail },
+        Ok(()) => jpeg_error(e.message),
+    })?;
     if h.width < 0 || h.height < 0 {
         return Err(DecodeError::Corrupt {
             format,
@@ -582,6 +641,9 @@ fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImag
     }
     let (w, hgt) = (h.width as u32, h.height as u32);
     check_size(format, w as u64, hgt as u64, options)?;
+    if let Err(detail) = jpeg_truncation(data) {
+        return Err(DecodeError::Truncated { format, detail });
+    }
     if h.precision != 8 {
         return Err(DecodeError::Unsupported {
             format,
@@ -672,12 +734,20 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
         .set_strict_mode(false)
         .jpeg_set_max_scans(MAX_JPEG_SCANS as usize);
     let mut probe = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), base);
-    probe.decode_headers().map_err(to_err)?;
+    probe
+        .decode_headers()
+        .map_err(|e| match jpeg_truncation(data) {
+            Err(detail) => DecodeError::Truncated { format, detail },
+            Ok(()) => to_err(e),
+        })?;
     let (w, h) = probe.dimensions().ok_or_else(|| DecodeError::Corrupt {
         format,
         detail: String::from("no frame header"),
     })?;
     let pixels = check_size(format, w as u64, h as u64, options)?;
+    if let Err(detail) = jpeg_truncation(data) {
+        return Err(DecodeError::Truncated { format, detail });
+    }
     let input = probe.input_colorspace().unwrap_or(ColorSpace::YCbCr);
     let (out_cs, mode) = match input {
         ColorSpace::Luma => (ColorSpace::Luma, "L"),
@@ -698,14 +768,8 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
     }
     let data = match out_cs {
         ColorSpace::Luma => gray_to_rgb(&buf, pixels)?,
-        // zune-jpeg already undoes Adobe's inversion; Pillow's formula expects straight CMYK.
-        ColorSpace::CMYK => {
-            let mut out = alloc_zeroed(pixels * 3)?;
-            for (o, p) in out.chunks_exact_mut(3).zip(buf.chunks_exact(4)) {
-                o.copy_from_slice(&pillow_cmyk_to_rgb(p[0], p[1], p[2], p[3]));
-            }
-            out
-        }
+        // zune-jpeg returns the stored (Adobe-inverted) samples, as libjpeg does.
+        ColorSpace::CMYK => jpeg_cmyk_to_rgb(&buf, pixels)?,
         _ => buf,
     };
     Ok(DecodedImage {
@@ -782,13 +846,31 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let (width, height) = (info.width as usize, info.height as usize);
     let color = info.color_type;
     let bits = info.bit_depth as usize;
+    let interlaced = info.interlaced;
     let palette: Option<Vec<u8>> = info.palette.as_ref().map(|p| p.to_vec());
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| DecodeError::OutOfMemory { bytes: u64::MAX })?;
     let mut buf = alloc_zeroed(size as u64)?;
-    let out_info = reader.next_frame(&mut buf).map_err(png_error)?;
-    let line = out_info.line_size;
+    let line = if interlaced {
+        reader.next_frame(&mut buf).map_err(png_error)?.line_size
+    } else {
+        // Row by row, stopping after the last row: like Pillow, an image whose pixel data is
+        // complete decodes even when the end of the zlib stream / IDAT CRC / IEND is cut off.
+        let line = size / height.max(1);
+        for row in buf.chunks_exact_mut(line.max(1)).take(height) {
+            match reader.read_row(row).map_err(png_error)? {
+                Some(_) => {}
+                None => {
+                    return Err(DecodeError::Truncated {
+                        format,
+                        detail: String::from("fewer rows than the header says"),
+                    })
+                }
+            }
+        }
+        line
+    };
     if line.saturating_mul(height) > buf.len() {
         return Err(DecodeError::Corrupt {
             format,
@@ -902,6 +984,37 @@ fn png_image(width: usize, height: usize, data: Vec<u8>, mode: &'static str) -> 
 // GIF (first frame)
 // ---------------------------------------------------------------------------------------------
 
+fn gif_error(e: gif::DecodingError) -> DecodeError {
+    let format = ImageFormat::Gif;
+    match e {
+        gif::DecodingError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated {
+                format,
+                detail: String::from("the data ends before the first frame does"),
+            }
+        }
+        gif::DecodingError::UnexpectedEof => DecodeError::Truncated {
+            format,
+            detail: String::from("the data ends before the first frame does"),
+        },
+        gif::DecodingError::OutOfMemory | gif::DecodingError::MemoryLimit => {
+            DecodeError::OutOfMemory { bytes: 0 }
+        }
+        other => DecodeError::Corrupt {
+            format,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Pillow's `GifImageFile._is_palette_needed`: a palette that is exactly the gray ramp
+/// `i -> (i, i, i)` is dropped (the image opens in mode `L`).
+fn gif_palette_needed(p: &[u8]) -> bool {
+    p.chunks(3).enumerate().any(|(i, c)| {
+        c.len() < 3 || !(c[0] as usize == i && c[1] as usize == i && c[2] as usize == i)
+    })
+}
+
 fn decode_gif(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let format = ImageFormat::Gif;
     if data.len() < 13 {
@@ -910,13 +1023,80 @@ fn decode_gif(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             detail: format!("{} bytes, shorter than the GIF header", data.len()),
         });
     }
-    let le16 = |s: &[u8]| u16::from_le_bytes([s[0], s[1]]) as u64;
-    let (sw, sh) = (le16(&data[6..8]), le16(&data[8..10]));
-    check_size(format, sw, sh, options)?;
-    let _ = (sw, sh);
-    Err(DecodeError::Unsupported {
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::Indexed);
+    opts.check_lzw_end_code(false);
+    opts.allow_unknown_blocks(true);
+    if let Some(max) = options.max_pixels {
+        if let Some(limit) =
+            std::num::NonZeroU64::new(max.saturating_mul(2).saturating_add(1 << 20))
+        {
+            opts.set_memory_limit(gif::MemoryLimit::Bytes(limit));
+        }
+    }
+    let mut dec = opts.read_info(Cursor::new(data)).map_err(gif_error)?;
+    let (screen_w, screen_h) = (dec.width() as u64, dec.height() as u64);
+    let global: Option<Vec<u8>> = dec
+        .global_palette()
+        .filter(|p| gif_palette_needed(p))
+        .map(|p| p.to_vec());
+    let Some(frame) = dec.next_frame_info().map_err(gif_error)? else {
+        return Err(DecodeError::Corrupt {
+            format,
+            detail: String::from("no image in the file"),
+        });
+    };
+    let (left, top) = (frame.left as u64, frame.top as u64);
+    let (fw, fh) = (frame.width as u64, frame.height as u64);
+    let transparent = frame.transparent;
+    // A local palette replaces the global one; a gray-ramp local palette means mode L.
+    let palette: Option<Vec<u8>> = match &frame.palette {
+        Some(p) => gif_palette_needed(p).then(|| p.clone()),
+        None => global,
+    };
+    // Pillow grows the canvas to hold a frame that overflows the logical screen.
+    let (w, h) = (screen_w.max(left + fw), screen_h.max(top + fh));
+    let pixels = check_size(format, w, h, options)?;
+    let mut indices = alloc_zeroed(fw * fh)?;
+    dec.read_into_buffer(&mut indices).map_err(gif_error)?;
+    // The canvas: the transparent index (or 0) everywhere, the frame drawn at its offset.
+    let mut canvas = alloc_zeroed(pixels)?;
+    if let Some(t) = transparent {
+        canvas.fill(t);
+    }
+    if fw > 0 {
+        for (y, row) in indices.chunks_exact(fw as usize).enumerate() {
+            let start = ((top + y as u64) * w + left) as usize;
+            canvas[start..start + row.len()].copy_from_slice(row);
+        }
+    }
+    let mut lut = [[0u8; 3]; 256];
+    let mode = match &palette {
+        Some(p) => {
+            for (entry, rgb) in lut.iter_mut().zip(p.chunks_exact(3)) {
+                entry.copy_from_slice(rgb);
+            }
+            "P"
+        }
+        None => {
+            for (i, entry) in lut.iter_mut().enumerate() {
+                *entry = [i as u8; 3];
+            }
+            "L"
+        }
+    };
+    let mut out = alloc_zeroed(pixels * 3)?;
+    for (o, &i) in out.chunks_exact_mut(3).zip(&canvas) {
+        o.copy_from_slice(&lut[i as usize]);
+    }
+    Ok(DecodedImage {
+        width: w as u32,
+        height: h as u32,
+        data: out,
         format,
-        detail: String::from("GIF decoding is not implemented yet"),
+        source_mode: mode,
+        draft_scale: 1,
+        original_size: (w as u32, h as u32),
     })
 }
 

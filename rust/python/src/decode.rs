@@ -11,7 +11,8 @@ use pyo3::prelude::*;
 use crate::errors::py_error;
 
 /// Builds an `ImageDecodeError` (an `OSError`) whose message names the source and the reason, with
-/// the attributes `filename` (the path, or None for bytes) and `kind` (`DecodeError::kind`).
+/// the attributes `path` (the path, or None for bytes) and `kind` (`DecodeError::kind`). (Not
+/// `filename`: setting it would make `OSError.__str__` print `[Errno None] None: <filename>`.)
 fn decode_error(py: Python<'_>, source: Option<&str>, e: &DecodeError) -> PyErr {
     let message = match source {
         Some(path) => format!("cannot decode image file {path:?}: {e}"),
@@ -20,7 +21,7 @@ fn decode_error(py: Python<'_>, source: Option<&str>, e: &DecodeError) -> PyErr 
     let err = py_error(py, "ImageDecodeError", message);
     let value = err.value(py);
     // Best effort: the message already carries everything.
-    let _ = value.setattr("filename", source);
+    let _ = value.setattr("path", source);
     let _ = value.setattr("kind", e.kind());
     err
 }
