@@ -27,6 +27,9 @@ sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
 EXACT_JPEG = DEFAULT_JPEG_DECODER == "libjpeg-turbo"
 
+# Pillow's own advice when it converts palette images with byte transparency; not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:Palette images with Transparency:UserWarning")
+
 
 # --------------------------------------------------------------------------------------------
 # helpers

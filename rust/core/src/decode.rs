@@ -634,9 +634,12 @@ fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImag
         Ok(()) => jpeg_error(e.message),
     })?;
     if h.width < 0 || h.height < 0 {
-        return Err(DecodeError::Corrupt {
-            format,
-            detail: String::from("no frame header (SOF) before the image data"),
+        return Err(match jpeg_truncation(data) {
+            Err(detail) => DecodeError::Truncated { format, detail },
+            Ok(()) => DecodeError::Corrupt {
+                format,
+                detail: String::from("no frame header (SOF) before the image data"),
+            },
         });
     }
     let (w, hgt) = (h.width as u32, h.height as u32);
@@ -758,7 +761,17 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
         ZCursor::new(data),
         base.jpeg_set_out_colorspace(out_cs),
     );
-    let buf = dec.decode().map_err(to_err)?;
+    // zune-jpeg is a third-party pure-Rust decoder: contain a panic on hostile input as an error.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dec.decode()));
+    let buf = match decoded {
+        Ok(result) => result.map_err(to_err)?,
+        Err(_) => {
+            return Err(DecodeError::Corrupt {
+                format,
+                detail: String::from("zune-jpeg failed on this data"),
+            })
+        }
+    };
     let need = pixels * out_cs.num_components() as u64;
     if (buf.len() as u64) < need {
         return Err(DecodeError::Corrupt {
@@ -1130,5 +1143,286 @@ mod tests {
         let e = decode(b"<html>hello</html>", &o).unwrap_err();
         assert_eq!(e.kind(), "unknown-format");
         assert!(e.to_string().contains("3c 68 74 6d"), "{e}");
+    }
+    /// A 24x16 progressive 4:2:0 JPEG of a crop of skimage's astronaut photo, written by Pillow.
+    const TINY_JPEG_HEX: &str = concat!(
+        "ffd8ffe000104a46494600010100000100010000ffdb0043000a07070807060a0808080b0a0a0b0e18100e0d0d0e1d15",
+        "161118231f2524221f2221262b372f26293429212230413134393b3e3e3e252e4449433c48373d3e3bffdb0043010a0b",
+        "0b0e0d0e1c10101c3b2822283b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b",
+        "3b3b3b3b3b3b3b3b3b3b3b3b3b3bffc20011080010001803012200021101031101ffc400180000020300000000000000",
+        "0000000000000001030405ffc4001501010100000000000000000000000000000003ffda000c03010002100310000001",
+        "7774a385d0c3ffc4001a100003000301000000000000000000000000010203041221ffda00080101000105025a5516e3",
+        "ac91e1c9494927ffc40014110100000000000000000000000000000010ffda0008010301013f013fffc4001411010000",
+        "0000000000000000000000000010ffda0008010201013f013fffc4001a10000202030000000000000000000000000111",
+        "0210002141ffda0008010100063f0289326070e34ab66fffc40019100003010101000000000000000000000000013111",
+        "2141ffda0008010100013f21ea11e226886ae0fc1646ae846a708fffda000c03010002000300000010fb0fffc4001511",
+        "010100000000000000000000000000000100ffda0008010301013f1024bfffc400161100030000000000000000000000",
+        "000000000131ffda0008010201013f107050ffc4001b10000202030100000000000000000000000111002141516131ff",
+        "da0008010100013f1075048a407a5dec0002837a8a21601ab81ec2d9812acb73203ccfffd9",
+    );
+
+    fn tiny_jpeg() -> Vec<u8> {
+        (0..TINY_JPEG_HEX.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&TINY_JPEG_HEX[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A deterministic xorshift generator (no dev-dependency needed).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn encode_png(
+        w: u32,
+        h: u32,
+        color: png::ColorType,
+        depth: png::BitDepth,
+        data: &[u8],
+        palette: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, w, h);
+            enc.set_color(color);
+            enc.set_depth(depth);
+            if let Some(p) = palette {
+                enc.set_palette(p.to_vec());
+            }
+            let mut writer = enc.write_header().unwrap();
+            writer.write_image_data(data).unwrap();
+        }
+        out
+    }
+
+    /// Every truncation and many random mutations: never a panic, only images or errors.
+    fn fuzz(data: &[u8], seed: u64) {
+        let decoders = [JpegDecoder::ZuneJpeg, JpegDecoder::DEFAULT];
+        for cut in 0..data.len() {
+            for jpeg_decoder in decoders {
+                let o = DecodeOptions {
+                    jpeg_decoder,
+                    ..DecodeOptions::default()
+                };
+                if let Ok(img) = decode(&data[..cut], &o) {
+                    assert_eq!(img.data.len(), img.width as usize * img.height as usize * 3);
+                }
+            }
+        }
+        let mut rng = Rng(seed);
+        for _ in 0..1500 {
+            let mut m = data.to_vec();
+            for _ in 0..1 + rng.below(6) {
+                let i = rng.below(m.len());
+                m[i] = rng.next() as u8;
+            }
+            if rng.below(4) == 0 {
+                m.truncate(1 + rng.below(m.len()));
+            }
+            for jpeg_decoder in decoders {
+                let o = DecodeOptions {
+                    jpeg_decoder,
+                    draft: Some((4, 4)),
+                    max_pixels: Some(1 << 22),
+                };
+                if let Ok(img) = decode(&m, &o) {
+                    assert_eq!(img.data.len(), img.width as usize * img.height as usize * 3);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn jpeg_decodes_and_survives_fuzzing() {
+        let data = tiny_jpeg();
+        let img = decode(&data, &DecodeOptions::default()).unwrap();
+        assert_eq!((img.width, img.height, img.source_mode), (24, 16, "RGB"));
+        let zune = decode(
+            &data,
+            &DecodeOptions {
+                jpeg_decoder: JpegDecoder::ZuneJpeg,
+                ..DecodeOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((zune.width, zune.height), (24, 16));
+        assert!(img
+            .data
+            .iter()
+            .zip(&zune.data)
+            .all(|(a, b)| a.abs_diff(*b) <= 8));
+        for cut in [3, 20, data.len() / 2, data.len() - 1] {
+            let e = decode(&data[..cut], &DecodeOptions::default()).unwrap_err();
+            assert_eq!(e.kind(), "truncated", "{cut}: {e}");
+        }
+        fuzz(&data, 0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[test]
+    fn png_all_color_types_and_depths_follow_pillow_rules() {
+        use png::{BitDepth as D, ColorType as C};
+        let (w, h) = (5u32, 3u32);
+        // 8-bit gray and RGB
+        let gray: Vec<u8> = (0..15).map(|i| (i * 17) as u8).collect();
+        let img = decode(
+            &encode_png(w, h, C::Grayscale, D::Eight, &gray, None),
+            &DecodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(img.source_mode, "L");
+        assert!(img.data.chunks(3).zip(&gray).all(|(p, &g)| p == [g, g, g]));
+        // 16-bit gray: Pillow clips to 255
+        let g16: Vec<u8> = [
+            0u16, 1, 255, 256, 4660, 65535, 7, 8, 9, 10, 11, 12, 13, 14, 300,
+        ]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+        let img = decode(
+            &encode_png(w, h, C::Grayscale, D::Sixteen, &g16, None),
+            &DecodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(img.source_mode, "I;16");
+        let firsts: Vec<u8> = img.data.chunks(3).map(|p| p[0]).collect();
+        assert_eq!(&firsts[..6], &[0, 1, 255, 255, 255, 255]);
+        // 16-bit RGBA: high bytes, alpha dropped
+        let rgba16: Vec<u8> = (0..15 * 8).map(|i| (i * 7) as u8).collect();
+        let img = decode(
+            &encode_png(w, h, C::Rgba, D::Sixteen, &rgba16, None),
+            &DecodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(&img.data[..3], &[rgba16[0], rgba16[2], rgba16[4]]);
+        // 2-bit palette with a 2-entry palette: index 2 and 3 are black
+        let packed = vec![
+            0b0001_1011u8,
+            0b1100_0000,
+            0b0110_1100,
+            0b0100_0000,
+            0b1110_0100,
+            0b0000_0000,
+        ];
+        let plte = [10u8, 20, 30, 40, 50, 60];
+        let img = decode(
+            &encode_png(w, h, C::Indexed, D::Two, &packed, Some(&plte)),
+            &DecodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(img.source_mode, "P");
+        assert_eq!(
+            &img.data[..15],
+            &[10, 20, 30, 40, 50, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        // 1-bit gray: 0 / 255
+        let bits = vec![0b1010_0000u8, 0b0100_0000, 0b1111_1000];
+        let img = decode(
+            &encode_png(w, h, C::Grayscale, D::One, &bits, None),
+            &DecodeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(img.source_mode, "1");
+        let firsts: Vec<u8> = img.data.chunks(3).map(|p| p[0]).collect();
+        assert_eq!(
+            firsts,
+            [255, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 255]
+        );
+    }
+
+    #[test]
+    fn png_survives_fuzzing() {
+        let (w, h) = (9u32, 7u32);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 251) as u8).collect();
+        fuzz(
+            &encode_png(
+                w,
+                h,
+                png::ColorType::Rgba,
+                png::BitDepth::Eight,
+                &rgba,
+                None,
+            ),
+            7,
+        );
+        let idx: Vec<u8> = (0..w * h).map(|i| (i % 5) as u8).collect();
+        fuzz(
+            &encode_png(
+                w,
+                h,
+                png::ColorType::Indexed,
+                png::BitDepth::Eight,
+                &idx,
+                Some(&[1, 2, 3, 4, 5, 6]),
+            ),
+            8,
+        );
+    }
+
+    #[test]
+    fn gif_survives_fuzzing() {
+        // 3x2 GIF, global 4-color palette, LZW min code size 2, one frame.
+        let mut g = b"GIF89a\x03\x00\x02\x00\x81\x00\x00".to_vec();
+        g.extend_from_slice(&[255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]);
+        g.extend_from_slice(b",\x00\x00\x00\x00\x03\x00\x02\x00\x00\x02");
+        // codes (3 bits): clear(4) 0 1 2 3 0 1 end(5)
+        let codes = [4u32, 0, 1, 2, 3, 0, 1, 5];
+        let widths = [3u32, 3, 3, 3, 4, 4, 4, 4];
+        let (mut acc, mut n, mut bytes) = (0u32, 0u32, Vec::new());
+        for (c, b) in codes.iter().zip(widths) {
+            acc |= c << n;
+            n += b;
+            while n >= 8 {
+                bytes.push(acc as u8);
+                acc >>= 8;
+                n -= 8;
+            }
+        }
+        if n > 0 {
+            bytes.push(acc as u8);
+        }
+        g.push(bytes.len() as u8);
+        g.extend_from_slice(&bytes);
+        g.extend_from_slice(b"\x00;");
+        let img = decode(&g, &DecodeOptions::default()).unwrap();
+        assert_eq!((img.width, img.height, img.source_mode), (3, 2, "P"));
+        assert_eq!(
+            img.data,
+            [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255, 0]
+        );
+        fuzz(&g, 9);
+    }
+
+    #[test]
+    fn bomb_refused_from_the_header() {
+        let mut p = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        p.extend_from_slice(&60_000u32.to_be_bytes());
+        p.extend_from_slice(&60_000u32.to_be_bytes());
+        p.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        let e = decode(&p, &DecodeOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "too-many-pixels", "{e}");
+        let e = decode(
+            &p,
+            &DecodeOptions {
+                max_pixels: None,
+                ..DecodeOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert_ne!(e.kind(), "too-many-pixels");
+        let mut z = p.clone();
+        z[16..20].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            decode(&z, &DecodeOptions::default()).unwrap_err().kind(),
+            "zero-size"
+        );
     }
 }
