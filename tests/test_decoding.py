@@ -434,22 +434,29 @@ def test_truncations_agree_with_pillow(photo, fmt):
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
 def test_fuzz_never_crashes(photo, fmt):
-    """Random byte flips and random garbage: an array or ImageDecodeError, nothing else."""
+    """Random byte flips and cuts: an array or ImageDecodeError, nothing else; where both decode the
+    pixels are Pillow's, and we raise where Pillow raises (but for a few JPEG cases)."""
     data = bytearray(encoded(photo[:48, :64], fmt))
     rng = np.random.default_rng(11)
-    outcomes = {"ok": 0, "error": 0}
+    outcomes = {"ok": 0, "error": 0, "only Pillow raises": 0, "only we raise": 0}
     for i in range(150):
         mutated = bytearray(data)
         for pos in rng.integers(0, len(mutated), int(rng.integers(1, 8))):
             mutated[pos] = int(rng.integers(0, 256))
         if i % 5 == 0:
             mutated = mutated[: int(rng.integers(1, len(mutated)))]
+        ref = pil_outcome(bytes(mutated))
         try:
             out = decode_image(bytes(mutated))
             assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
             outcomes["ok"] += 1
+            if ref is not None:
+                np.testing.assert_array_equal(out, ref, err_msg=f"mutation {i}")
+            else:
+                outcomes["only Pillow raises"] += 1
         except ImageDecodeError:
             outcomes["error"] += 1
+            outcomes["only we raise"] += ref is not None
     for _ in range(50):
         garbage = data[:8] + rng.integers(0, 256, int(rng.integers(0, 400)), dtype=np.uint8).tobytes()
         try:
@@ -457,6 +464,8 @@ def test_fuzz_never_crashes(photo, fmt):
         except ImageDecodeError:
             pass
     assert outcomes["error"] > 0
+    # measured: PNG and GIF agree with Pillow on every mutation, JPEG on about 99%
+    assert outcomes["only Pillow raises"] + outcomes["only we raise"] <= 4, outcomes
 
 
 # --------------------------------------------------------------------------------------------

@@ -800,6 +800,52 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
 // PNG
 // ---------------------------------------------------------------------------------------------
 
+/// CRC-32 (ISO-HDLC, as PNG uses), bitwise: only run over the few small chunks before IDAT.
+fn crc32(parts: &[&[u8]]) -> u32 {
+    let mut c = !0u32;
+    for part in parts {
+        for &b in *part {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+    }
+    !c
+}
+
+/// Pillow verifies the CRC of every chunk it reads before the image data (IHDR, PLTE, tRNS, text,
+/// ...) and fails on a mismatch; it does not check IDAT CRCs. Truncation is left to the decoder.
+fn png_check_header_crcs(data: &[u8]) -> Result<(), DecodeError> {
+    let mut pos = 8;
+    while pos + 8 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let kind = &data[pos + 4..pos + 8];
+        if kind == b"IDAT" || kind == b"IEND" {
+            return Ok(());
+        }
+        let end = pos.saturating_add(12).saturating_add(len);
+        if end > data.len() {
+            return Ok(());
+        }
+        let stored =
+            u32::from_be_bytes([data[end - 4], data[end - 3], data[end - 2], data[end - 1]]);
+        if crc32(&[kind, &data[pos + 8..end - 4]]) != stored {
+            return Err(DecodeError::Corrupt {
+                format: ImageFormat::Png,
+                detail: format!("bad CRC in the {} chunk", String::from_utf8_lossy(kind)),
+            });
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
 fn png_error(e: png::DecodingError) -> DecodeError {
     let format = ImageFormat::Png;
     match e {
@@ -851,8 +897,14 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let limit = options.max_pixels.map_or(usize::MAX, |m| {
         usize::try_from(m.saturating_mul(16).saturating_add(64 << 20)).unwrap_or(usize::MAX)
     });
-    let mut decoder =
-        png::Decoder::new_with_limits(Cursor::new(data), png::Limits { bytes: limit });
+    png_check_header_crcs(data)?;
+    // Like Pillow: chunk CRCs are checked before the image data (above) but not on IDAT; the zlib
+    // stream's Adler-32 is checked when present.
+    let mut stream_options = png::DecodeOptions::default();
+    stream_options.set_ignore_crc(true);
+    stream_options.set_ignore_adler32(false);
+    let mut decoder = png::Decoder::new_with_options(Cursor::new(data), stream_options);
+    decoder.set_limits(png::Limits { bytes: limit });
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder.read_info().map_err(png_error)?;
     let info = reader.info();
@@ -881,6 +933,20 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
                     })
                 }
             }
+        }
+        // The rest of the zlib stream: a bad checksum fails (as in Pillow), a missing end does not.
+        match reader.finish() {
+            Err(png::DecodingError::IoError(e))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(png::DecodingError::Format(e))
+                if e.to_string().to_ascii_lowercase().contains("deflate") =>
+            {
+                return Err(DecodeError::Corrupt {
+                    format,
+                    detail: e.to_string(),
+                });
+            }
+            _ => {}
         }
         line
     };
