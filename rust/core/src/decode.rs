@@ -20,9 +20,30 @@
 //! Transparency (`tRNS`, alpha channels) never changes the RGB values, exactly as in Pillow's
 //! `convert("RGB")`. EXIF orientation and ICC profiles are ignored, as `Image.open` ignores them.
 //!
-//! JPEG goes through libjpeg-turbo (the library Pillow links) when the `libjpeg-turbo` feature is on
-//! (default): identical pixels. Without it, or with [`JpegDecoder::ZuneJpeg`], the pure-Rust
-//! zune-jpeg decodes; it differs from libjpeg-turbo by a level on some pixels (see the README).
+//! JPEG goes through libjpeg-turbo (the library Pillow links; `turbojpeg-sys` builds its vendored
+//! 3.1.0 from source with cmake, and nasm for SIMD) when the `libjpeg-turbo` feature is on (default).
+//! Without it (`--no-default-features`: no C toolchain needed), or with [`JpegDecoder::ZuneJpeg`],
+//! the pure-Rust zune-jpeg decodes. Measured against Pillow 13.0 (libjpeg-turbo 3.2.0) on 65 JPEGs
+//! (china/flower/rocket/retina/hubble files, and five real photos re-encoded at quality 50/75/95 with
+//! 4:4:4/4:2:2/4:2:0, progressive, grayscale and CMYK), share of identical pixels:
+//!
+//! | decoder        | all    | 4:4:4  | 4:2:2  | 4:2:0  | progressive | gray   | CMYK   | max diff |
+//! |----------------|--------|--------|--------|--------|-------------|--------|--------|----------|
+//! | libjpeg-turbo  | 100 %  | 100 %  | 100 %  | 100 %  | 100 %       | 100 %  | 100 %  | 0        |
+//! | zune-jpeg      | 89.6 % | 98.7 % | 88.2 % | 76.2 % | 76.0 %      | 99.4 % | 98.1 % | 6        |
+//!
+//! The draft mode (DCT scaling) is identical to Pillow's `Image.draft` with libjpeg-turbo (171/171
+//! file/size pairs); zune-jpeg ignores it.
+//!
+//! Errors follow Pillow: whatever Pillow refuses is refused (truncated at any byte, bad zlib checksum,
+//! bad CRC before the image data, ...), and what Pillow decodes from a damaged file we decode to the
+//! same pixels (libjpeg's corrupt-data warnings are ignored as Pillow ignores them; a PNG whose last
+//! bytes are cut after the pixel data still decodes). Known differences: a GIF cut inside its last
+//! LZW sub-block after the last pixel decodes (Pillow raises); a cut at the tail of an *interlaced*
+//! PNG raises (Pillow may decode); Pillow-side "broken data stream" on about 0.5 % of randomly
+//! mutated JPEGs that libjpeg-turbo decodes; progressive JPEGs with more than [`MAX_JPEG_SCANS`]
+//! scans are refused. Not supported (yet): WebP, BMP, TIFF, APNG animation frames (the default
+//! image is decoded).
 //!
 //! Nothing here panics on malformed input: every failure is a [`DecodeError`] naming the reason.
 
