@@ -346,6 +346,38 @@ def test_gif_frame_offset_inside_and_beyond_screen(photo):
 
 
 # --------------------------------------------------------------------------------------------
+# WebP: identical (image-webp matches libwebp, lossy included)
+# --------------------------------------------------------------------------------------------
+
+
+def _has_pillow_webp() -> bool:
+    from PIL import features
+
+    return bool(features.check("webp"))
+
+
+needs_webp = pytest.mark.skipif(not _has_pillow_webp(), reason="Pillow built without WebP")
+
+
+@needs_webp
+@pytest.mark.parametrize("kind", ["lossy50", "lossy90", "lossless", "lossy_alpha", "lossless_alpha", "animated"])
+def test_webp_identical(photos, kind):
+    for name, arr in photos.items():
+        im = Image.fromarray(arr)
+        if "alpha" in kind:
+            a = np.asarray(im.convert("L"))
+            im = Image.fromarray(np.dstack([arr, a]), "RGBA")
+        if kind == "animated":
+            frames = [im, im.rotate(90), im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+            data = encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=80, quality=80)
+        elif kind.startswith("lossless"):
+            data = encoded(im, "WEBP", lossless=True)
+        else:
+            data = encoded(im, "WEBP", quality=50 if kind == "lossy50" else 90)
+        np.testing.assert_array_equal(decode_image(data), pil_rgb(data), err_msg=f"{name} {kind}")
+
+
+# --------------------------------------------------------------------------------------------
 # errors: named, classified, never a crash
 # --------------------------------------------------------------------------------------------
 
@@ -404,7 +436,7 @@ def test_decompression_bomb_refused_before_allocating(tmp_path):
 
 
 def test_max_pixels_setting(photo):
-    for fmt in ("PNG", "JPEG", "GIF"):
+    for fmt in ("PNG", "JPEG", "GIF", "WEBP"):
         data = encoded(photo, fmt)
         n = photo.shape[0] * photo.shape[1]
         assert decode_image(data, max_pixels=n).shape == photo.shape
@@ -413,7 +445,7 @@ def test_max_pixels_setting(photo):
         assert decode_image(data, max_pixels=None).shape == photo.shape
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp)])
 def test_truncations_agree_with_pillow(photo, fmt):
     """At every cut point we raise exactly when Pillow raises, and match it when it does not."""
     data = encoded(photo[:64, :80], fmt, **({"progressive": True} if fmt == "JPEG" else {}))
@@ -432,7 +464,7 @@ def test_truncations_agree_with_pillow(photo, fmt):
             np.testing.assert_array_equal(decode_image(part), ref, err_msg=f"cut at {cut}")
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp)])
 def test_fuzz_never_crashes(photo, fmt):
     """Random byte flips and cuts: an array or ImageDecodeError, nothing else; where both decode the
     pixels are Pillow's, and we raise where Pillow raises (but for a few JPEG cases)."""
@@ -464,7 +496,7 @@ def test_fuzz_never_crashes(photo, fmt):
         except ImageDecodeError:
             pass
     assert outcomes["error"] > 0
-    # measured: PNG and GIF agree with Pillow on every mutation, JPEG on about 99%
+    # measured: PNG and GIF agree with Pillow on every mutation, JPEG and WebP on about 99%
     assert outcomes["only Pillow raises"] + outcomes["only we raise"] <= 4, outcomes
 
 
