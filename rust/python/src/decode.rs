@@ -15,7 +15,7 @@ use crate::errors::py_error;
 /// `filename`: setting it would make `OSError.__str__` print `[Errno None] None: <filename>`.)
 fn decode_error(py: Python<'_>, source: Option<&str>, e: &DecodeError) -> PyErr {
     let message = match source {
-        Some(path) => format!("cannot decode image file {path:?}: {e}"),
+        Some(path) => format!("cannot decode image file '{path}': {e}"),
         None => format!("cannot decode image bytes: {e}"),
     };
     let err = py_error(py, "ImageDecodeError", message);
