@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "default_palette": "palettes",
     "Resampling": "resampling",
     "ColorQuantizer": "quantization",
+    "decode_image": "decoding",
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .palettes import default_palette
     from .resampling import Resampling
     from .quantization import ColorQuantizer
+    from .decoding import decode_image
 
 
 def __getattr__(name: str) -> Any:

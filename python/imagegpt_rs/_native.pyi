@@ -33,3 +33,21 @@ class ColorQuantizer:
     def lookup_table(self) -> object: ...
     def build_table(self) -> None: ...
     def colors(self) -> object: ...
+
+import numpy as np
+
+DEFAULT_MAX_PIXELS: int
+DEFAULT_JPEG_DECODER: str
+
+def decode_image(
+    data: bytes,
+    max_pixels: int | None = ...,
+    draft: tuple[int, int] | None = None,
+    jpeg_decoder: str | None = None,
+) -> np.ndarray: ...
+def decode_image_file(
+    path: str,
+    max_pixels: int | None = ...,
+    draft: tuple[int, int] | None = None,
+    jpeg_decoder: str | None = None,
+) -> np.ndarray: ...

@@ -9,3 +9,4 @@ pub mod config;
 pub mod resize;
 pub mod palette;
 pub mod quantize;
+pub mod decode;

@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod config;
+mod decode;
 mod errors;
 mod resize;
 mod quantize;
@@ -18,5 +19,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     config::register(m)?;
     resize::register(m)?;
     quantize::register(m)?;
+    decode::register(m)?;
     Ok(())
 }
