@@ -205,6 +205,14 @@ def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_dep
     np.testing.assert_array_equal(out, ref)
 
 
+@pytest.mark.parametrize("default_image", [False, True])
+def test_apng_first_frame_identical(photo, default_image):
+    im = Image.fromarray(photo)
+    frames = [im.rotate(90), im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    data = encoded(im, "PNG", save_all=True, append_images=frames, default_image=default_image, duration=50)
+    np.testing.assert_array_equal(decode_image(data), pil_rgb(data))
+
+
 def test_png_real_files_identical():
     skd = pathlib.Path(skdata.__file__).parent
     files = sorted(skd.glob("*.png"))

@@ -50,8 +50,9 @@
 //! orders) is identical to Pillow on every case tested; palette, JPEG-compressed, CCITT, float,
 //! planar and 16-bit premultiplied TIFFs raise [`DecodeError::Unsupported`], and about 1 % of
 //! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. Not
-//! supported (yet): BMP (our own decoder or the `image` crate, which needs Rust 1.88), APNG
-//! animation frames (the default image is decoded, as Pillow does).
+//! supported (yet): BMP (no BMP crate fits: the `image` crate needs Rust 1.88, and Pillow's BMP
+//! reader has quirks an own decoder would have to copy). APNG: the default image, which is
+//! Pillow's frame 0.
 //!
 //! Nothing here panics on malformed input: every failure is a [`DecodeError`] naming the reason.
 
@@ -682,7 +683,7 @@ fn jpeg_truncation(data: &[u8]) -> Result<(), String> {
 #[cfg(feature = "libjpeg-turbo")]
 fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let format = ImageFormat::Jpeg;
-    let mut d = turbo::Decompressor::new().ok_or_else(|| DecodeError::OutOfMemory { bytes: 0 })?;
+    let mut d = turbo::Decompressor::new().ok_or(DecodeError::OutOfMemory { bytes: 0 })?;
     let h = d.header(data).map_err(|e| match jpeg_truncation(data) {
         Err(detail) => DecodeError::Truncated { format, detail },
         Ok(()) => jpeg_error(e.message),
@@ -969,7 +970,7 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let palette: Option<Vec<u8>> = info.palette.as_ref().map(|p| p.to_vec());
     let size = reader
         .output_buffer_size()
-        .ok_or_else(|| DecodeError::OutOfMemory { bytes: u64::MAX })?;
+        .ok_or(DecodeError::OutOfMemory { bytes: u64::MAX })?;
     let mut buf = alloc_zeroed(size as u64)?;
     let line = if interlaced {
         reader.next_frame(&mut buf).map_err(png_error)?.line_size
@@ -1425,11 +1426,9 @@ fn decode_tiff(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
                     "RGBA" if premultiplied && p[3] != 255 => {
                         let a = p[3] as u32;
                         for (oc, &v) in o.iter_mut().zip(&p[..3]) {
-                            *oc = if a == 0 {
-                                0
-                            } else {
-                                (v as u32 * 255 / a).min(255) as u8
-                            };
+                            *oc = (v as u32 * 255)
+                                .checked_div(a)
+                                .map_or(0, |x| x.min(255) as u8);
                         }
                     }
                     _ => o.copy_from_slice(&p[..3]),
