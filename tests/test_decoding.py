@@ -28,7 +28,11 @@ sklearn_datasets = pytest.importorskip("sklearn.datasets")
 EXACT_JPEG = DEFAULT_JPEG_DECODER == "libjpeg-turbo"
 
 # Pillow's own advice when it converts palette images with byte transparency; not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:Palette images with Transparency:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Palette images with Transparency:UserWarning"),
+    # Pillow's complaints while it reads the damaged TIFFs of the fuzz tests
+    pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin"),
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +203,14 @@ def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_dep
     out = decode_image(data)
     assert out.dtype == np.uint8 and out.flags.c_contiguous
     np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("default_image", [False, True])
+def test_apng_first_frame_identical(photo, default_image):
+    im = Image.fromarray(photo)
+    frames = [im.rotate(90), im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    data = encoded(im, "PNG", save_all=True, append_images=frames, default_image=default_image, duration=50)
+    np.testing.assert_array_equal(decode_image(data), pil_rgb(data))
 
 
 def test_png_real_files_identical():
@@ -378,6 +390,66 @@ def test_webp_identical(photos, kind):
 
 
 # --------------------------------------------------------------------------------------------
+# TIFF: identical for uncompressed / PackBits / LZW / Deflate, first page
+# --------------------------------------------------------------------------------------------
+
+TIFF_COMPRESSIONS = [None, "packbits", "tiff_lzw", "tiff_deflate", "tiff_adobe_deflate"]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "1", "CMYK", "I;16"])
+def test_tiff_identical(photo, mode):
+    im = Image.fromarray(photo)
+    if mode == "I;16":
+        im = Image.fromarray(np.asarray(im.convert("L")).astype(np.uint16) * 3)
+    elif mode == "RGBA":
+        im = Image.fromarray(np.dstack([photo, np.asarray(im.convert("L"))]), "RGBA")
+    else:
+        im = im.convert(mode)
+    for compression in TIFF_COMPRESSIONS:
+        data = encoded(im, "TIFF", **({"compression": compression} if compression else {}))
+        np.testing.assert_array_equal(decode_image(data), pil_rgb(data), err_msg=f"{mode} {compression}")
+    # multi-page: the first page, as Image.open shows it
+    data = encoded(im, "TIFF", save_all=True, append_images=[im.rotate(90)])
+    np.testing.assert_array_equal(decode_image(data), pil_rgb(data))
+
+
+def test_tiff_layouts_identical(photo):
+    """16-bit RGB(A) both byte orders, 16-bit big-endian gray, WhiteIsZero, tiles, predictor,
+    premultiplied alpha (written with tifffile, as Pillow cannot write them)."""
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(5)
+    a16 = photo.astype(np.uint16) * 257 + rng.integers(0, 257, photo.shape).astype(np.uint16)
+    a8 = photo
+    assoc = np.dstack([a8, rng.integers(0, 256, photo.shape[:2]).astype(np.uint8)])
+    assoc[..., :3] = np.minimum(assoc[..., :3], assoc[..., 3:])
+    assoc[:3, :, 3] = 0
+    cases = [
+        (a16, {"photometric": "rgb"}),
+        (a16, {"photometric": "rgb", "byteorder": ">"}),
+        (np.dstack([a16, a16[..., :1]]), {"photometric": "rgb", "extrasamples": ["unassalpha"]}),
+        (a16[..., 1], {"photometric": "minisblack", "byteorder": ">"}),
+        (a8[..., 0], {"photometric": "miniswhite"}),
+        (a8, {"photometric": "rgb", "tile": (32, 48)}),
+        (a8, {"photometric": "rgb", "compression": "zlib", "predictor": True}),
+        (assoc, {"photometric": "rgb", "extrasamples": ["assocalpha"]}),
+    ]
+    for i, (arr, kw) in enumerate(cases):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, **kw)
+        data = buf.getvalue()
+        np.testing.assert_array_equal(decode_image(data), pil_rgb(data), err_msg=f"case {i}: {kw}")
+
+
+def test_tiff_unsupported_kinds_raise(photo):
+    for im, kw in [(Image.fromarray(photo).quantize(50), {}), (Image.fromarray(photo), {"compression": "jpeg"})]:
+        data = encoded(im, "TIFF", **kw)
+        assert pil_outcome(data) is not None
+        with pytest.raises(ImageDecodeError, match="unsupported TIFF") as info:
+            decode_image(data)
+        assert info.value.kind == "unsupported"
+
+
+# --------------------------------------------------------------------------------------------
 # errors: named, classified, never a crash
 # --------------------------------------------------------------------------------------------
 
@@ -436,7 +508,7 @@ def test_decompression_bomb_refused_before_allocating(tmp_path):
 
 
 def test_max_pixels_setting(photo):
-    for fmt in ("PNG", "JPEG", "GIF", "WEBP"):
+    for fmt in ("PNG", "JPEG", "GIF", "WEBP", "TIFF"):
         data = encoded(photo, fmt)
         n = photo.shape[0] * photo.shape[1]
         assert decode_image(data, max_pixels=n).shape == photo.shape
@@ -445,7 +517,7 @@ def test_max_pixels_setting(photo):
         assert decode_image(data, max_pixels=None).shape == photo.shape
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp)])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp), "TIFF"])
 def test_truncations_agree_with_pillow(photo, fmt):
     """At every cut point we raise exactly when Pillow raises, and match it when it does not."""
     data = encoded(photo[:64, :80], fmt, **({"progressive": True} if fmt == "JPEG" else {}))
@@ -464,7 +536,7 @@ def test_truncations_agree_with_pillow(photo, fmt):
             np.testing.assert_array_equal(decode_image(part), ref, err_msg=f"cut at {cut}")
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp)])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", pytest.param("WEBP", marks=needs_webp), "TIFF"])
 def test_fuzz_never_crashes(photo, fmt):
     """Random byte flips and cuts: an array or ImageDecodeError, nothing else; where both decode the
     pixels are Pillow's, and we raise where Pillow raises (but for a few JPEG cases)."""
@@ -496,7 +568,7 @@ def test_fuzz_never_crashes(photo, fmt):
         except ImageDecodeError:
             pass
     assert outcomes["error"] > 0
-    # measured: PNG and GIF agree with Pillow on every mutation, JPEG and WebP on about 99%
+    # measured: PNG and GIF agree with Pillow on every mutation, JPEG, WebP and TIFF on about 99%
     assert outcomes["only Pillow raises"] + outcomes["only we raise"] <= 4, outcomes
 
 

@@ -17,6 +17,7 @@
 //! | PNG palette 1 / 2 / 4 / 8 bit  | `P`          | palette lookup; an index past the palette is black  |
 //! | GIF first frame                | `P` / `L`    | see [`decode`]'s GIF notes                          |
 //! | WebP (lossy, lossless, first frame of an animation) | `RGB`/`RGBA` | image-webp (same output as libwebp), alpha dropped |
+//! | TIFF first page, 8-bit RGB/RGBA/L/LA/CMYK, 1-bit, 16-bit gray/RGB(A) | as PNG | as PNG; WhiteIsZero inverted; premultiplied alpha undone like Pillow (`v * 255 / a`) |
 //!
 //! Transparency (`tRNS`, alpha channels) never changes the RGB values, exactly as in Pillow's
 //! `convert("RGB")`. EXIF orientation and ICC profiles are ignored, as `Image.open` ignores them.
@@ -45,9 +46,13 @@
 //! mutated JPEGs that libjpeg-turbo decodes; progressive JPEGs with more than [`MAX_JPEG_SCANS`]
 //! scans are refused; libwebp (behind Pillow) rejects about 1 % of randomly mutated WebP files that
 //! image-webp decodes. WebP output is identical to Pillow's on lossy, lossless, alpha and animated
-//! files tested. Not supported (yet): BMP and TIFF (the `tiff` crate needs Rust 1.85 and
-//! the `image` crate 1.88, above the workspace's declared 1.80), APNG animation frames (the default
-//! image is decoded, as Pillow does).
+//! files tested. TIFF (uncompressed, PackBits, LZW, Deflate; tiles, predictors, both byte
+//! orders) is identical to Pillow on every case tested; palette, JPEG-compressed, CCITT, float,
+//! planar and 16-bit premultiplied TIFFs raise [`DecodeError::Unsupported`], and about 1 % of
+//! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. Not
+//! supported (yet): BMP (no BMP crate fits: the `image` crate needs Rust 1.88, and Pillow's BMP
+//! reader has quirks an own decoder would have to copy). APNG: the default image, which is
+//! Pillow's frame 0.
 //!
 //! Nothing here panics on malformed input: every failure is a [`DecodeError`] naming the reason.
 
@@ -72,16 +77,18 @@ pub enum ImageFormat {
     Png,
     Gif,
     WebP,
+    Tiff,
 }
 
 impl ImageFormat {
-    /// The format's name as Pillow's `Image.format` (`"JPEG"`, `"PNG"`, `"GIF"`, `"WEBP"`).
+    /// The format's name as Pillow's `Image.format` (`"JPEG"`, `"PNG"`, `"GIF"`, `"WEBP"`, `"TIFF"`).
     pub fn name(self) -> &'static str {
         match self {
             ImageFormat::Jpeg => "JPEG",
             ImageFormat::Png => "PNG",
             ImageFormat::Gif => "GIF",
             ImageFormat::WebP => "WEBP",
+            ImageFormat::Tiff => "TIFF",
         }
     }
 
@@ -95,6 +102,12 @@ impl ImageFormat {
             Some(ImageFormat::Gif)
         } else if data.len() >= 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
             Some(ImageFormat::WebP)
+        } else if data.starts_with(b"II*\0")
+            || data.starts_with(b"MM\0*")
+            || data.starts_with(b"II+\0")
+            || data.starts_with(b"MM\0+")
+        {
+            Some(ImageFormat::Tiff)
         } else {
             None
         }
@@ -200,7 +213,7 @@ pub enum DecodeError {
     #[error("empty input (0 bytes)")]
     Empty,
     /// The leading bytes match no supported format.
-    #[error("not a supported image (JPEG, PNG, GIF or WebP): the data starts with {head}")]
+    #[error("not a supported image (JPEG, PNG, GIF, WebP or TIFF): the data starts with {head}")]
     UnknownFormat { head: String },
     /// The data ends before the image does.
     #[error("truncated {format} data: {detail}")]
@@ -270,7 +283,7 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedImage,
     decode(&data, options)
 }
 
-/// Decodes JPEG, PNG, GIF or WebP bytes to 8-bit RGB exactly like Pillow's
+/// Decodes JPEG, PNG, GIF, WebP or TIFF bytes to 8-bit RGB exactly like Pillow's
 /// `Image.open(...).convert("RGB")`.
 ///
 /// GIF: the first frame on the logical screen, as Pillow shows it: the screen is filled with the
@@ -296,6 +309,7 @@ pub fn decode(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
         ImageFormat::Png => decode_png(data, options),
         ImageFormat::Gif => decode_gif(data, options),
         ImageFormat::WebP => decode_webp(data, options),
+        ImageFormat::Tiff => decode_tiff(data, options),
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
         Err(DecodeError::Corrupt {
@@ -669,7 +683,7 @@ fn jpeg_truncation(data: &[u8]) -> Result<(), String> {
 #[cfg(feature = "libjpeg-turbo")]
 fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let format = ImageFormat::Jpeg;
-    let mut d = turbo::Decompressor::new().ok_or_else(|| DecodeError::OutOfMemory { bytes: 0 })?;
+    let mut d = turbo::Decompressor::new().ok_or(DecodeError::OutOfMemory { bytes: 0 })?;
     let h = d.header(data).map_err(|e| match jpeg_truncation(data) {
         Err(detail) => DecodeError::Truncated { format, detail },
         Ok(()) => jpeg_error(e.message),
@@ -956,7 +970,7 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let palette: Option<Vec<u8>> = info.palette.as_ref().map(|p| p.to_vec());
     let size = reader
         .output_buffer_size()
-        .ok_or_else(|| DecodeError::OutOfMemory { bytes: u64::MAX })?;
+        .ok_or(DecodeError::OutOfMemory { bytes: u64::MAX })?;
     let mut buf = alloc_zeroed(size as u64)?;
     let line = if interlaced {
         reader.next_frame(&mut buf).map_err(png_error)?.line_size
@@ -1321,6 +1335,138 @@ fn decode_webp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// TIFF (first page; uncompressed, PackBits, LZW, Deflate)
+// ---------------------------------------------------------------------------------------------
+
+fn tiff_error(e: tiff::TiffError) -> DecodeError {
+    let format = ImageFormat::Tiff;
+    match e {
+        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated {
+                format,
+                detail: String::from("the data ends before the image does"),
+            }
+        }
+        tiff::TiffError::UnsupportedError(u) => DecodeError::Unsupported {
+            format,
+            detail: u.to_string(),
+        },
+        tiff::TiffError::LimitsExceeded => DecodeError::OutOfMemory { bytes: 0 },
+        other => DecodeError::Corrupt {
+            format,
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn decode_tiff(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    use tiff::ColorType as T;
+    let format = ImageFormat::Tiff;
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(data)).map_err(tiff_error)?;
+    let (w, h) = dec.dimensions().map_err(tiff_error)?;
+    let pixels = check_size(format, w as u64, h as u64, options)?;
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = usize::try_from(pixels.saturating_mul(16)).unwrap_or(usize::MAX);
+    limits.intermediate_buffer_size = limits.decoding_buffer_size;
+    let mut dec = dec.with_limits(limits);
+    let color = dec.colortype().map_err(tiff_error)?;
+    let unsupported = |what: String| DecodeError::Unsupported {
+        format,
+        detail: what,
+    };
+    let (mode, channels) = match color {
+        T::Gray(1) => ("1", 1),
+        T::Gray(8) => ("L", 1),
+        T::Gray(16) => ("I;16", 1),
+        T::RGB(8) | T::RGB(16) => ("RGB", 3),
+        T::RGBA(8) | T::RGBA(16) => ("RGBA", 4),
+        T::GrayA(8)
+        | T::Multiband {
+            bit_depth: 8,
+            num_samples: 2,
+        } => ("LA", 2),
+        T::CMYK(8) => ("CMYK", 4),
+        other => return Err(unsupported(format!("{other:?} samples"))),
+    };
+    // ExtraSamples = 1: premultiplied ("associated") alpha, which Pillow un-premultiplies.
+    let premultiplied = mode == "RGBA"
+        && dec
+            .find_tag_unsigned_vec::<u16>(tiff::tags::Tag::ExtraSamples)
+            .map_err(tiff_error)?
+            .is_some_and(|e| e.first() == Some(&1));
+    let result = dec.read_image().map_err(tiff_error)?;
+    let (wu, hu) = (w as usize, h as usize);
+    let short = || DecodeError::Corrupt {
+        format,
+        detail: String::from("fewer samples than the image size"),
+    };
+    let mut out = alloc_zeroed(pixels * 3)?;
+    match result {
+        tiff::decoder::DecodingResult::U8(v) if mode == "1" => {
+            let row_bytes = wu.div_ceil(8);
+            if v.len() < row_bytes * hu {
+                return Err(short());
+            }
+            for (row, orow) in v.chunks_exact(row_bytes).zip(out.chunks_exact_mut(wu * 3)) {
+                for (i, o) in orow.chunks_exact_mut(3).enumerate() {
+                    o.fill(packed_sample(row, i, 1) * 255);
+                }
+            }
+        }
+        tiff::decoder::DecodingResult::U8(v) => {
+            if v.len() < pixels as usize * channels {
+                return Err(short());
+            }
+            for (o, p) in out.chunks_exact_mut(3).zip(v.chunks_exact(channels)) {
+                match mode {
+                    "L" | "LA" => o.fill(p[0]),
+                    "CMYK" => o.copy_from_slice(&pillow_cmyk_to_rgb(p[0], p[1], p[2], p[3])),
+                    // Pillow's `RGBa` unpacker: 0 where alpha is 0, else min(255, v * 255 / a).
+                    "RGBA" if premultiplied && p[3] != 255 => {
+                        let a = p[3] as u32;
+                        for (oc, &v) in o.iter_mut().zip(&p[..3]) {
+                            *oc = (v as u32 * 255)
+                                .checked_div(a)
+                                .map_or(0, |x| x.min(255) as u8);
+                        }
+                    }
+                    _ => o.copy_from_slice(&p[..3]),
+                }
+            }
+        }
+        tiff::decoder::DecodingResult::U16(v) => {
+            if premultiplied {
+                return Err(unsupported(String::from(
+                    "16-bit premultiplied (associated) alpha",
+                )));
+            }
+            if v.len() < pixels as usize * channels {
+                return Err(short());
+            }
+            for (o, p) in out.chunks_exact_mut(3).zip(v.chunks_exact(channels)) {
+                if mode == "I;16" {
+                    // Pillow's I;16 -> RGB clips to 255.
+                    o.fill(p[0].min(255) as u8);
+                } else {
+                    // Pillow keeps the high byte of 16-bit RGB(A) samples.
+                    o.copy_from_slice(&[(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8]);
+                }
+            }
+        }
+        _ => return Err(unsupported(String::from("sample format"))),
+    }
+    Ok(DecodedImage {
+        width: w,
+        height: h,
+        data: out,
+        format,
+        source_mode: mode,
+        draft_scale: 1,
+        original_size: (w, h),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1624,6 +1770,26 @@ mod tests {
         );
         assert_eq!(img.data, rgb);
         fuzz(&webp, 10);
+    }
+
+    #[test]
+    fn tiff_roundtrip_and_fuzzing() {
+        use tiff::encoder::{colortype, TiffEncoder};
+        let (w, h) = (13u32, 5u32);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 29 % 251) as u8).collect();
+        let mut cursor = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut cursor)
+            .unwrap()
+            .write_image::<colortype::RGB8>(w, h, &rgb)
+            .unwrap();
+        let data = cursor.into_inner();
+        let img = decode(&data, &DecodeOptions::default()).unwrap();
+        assert_eq!(
+            (img.width, img.height, img.format),
+            (w, h, ImageFormat::Tiff)
+        );
+        assert_eq!(img.data, rgb);
+        fuzz(&data, 11);
     }
 
     #[test]
