@@ -72,31 +72,34 @@ def _processor(processor: Any) -> Any:
 
 
 def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | None, draft: bool) -> Any:
+    """The native encode job (quantizer, size, filter, Pillow compatibility, dtype) of a processor."""
     from . import _native
     from .image_processing import _check_size, get_size_dict
-    from .resampling import default_pillow_compat
+    from .resampling import _compat_version
 
     if not processor.do_resize:
         raise ValueError("encoding files needs do_resize=True (every image must come out at the same size)")
     if not (processor.do_normalize and processor.do_color_quantize):
         raise ValueError("encoding files needs do_normalize=True and do_color_quantize=True")
     h, w = _check_size(get_size_dict(processor.size))
-    compat = getattr(processor, "_igr_pillow_compat", None) or default_pillow_compat()
+    compat = _compat_version(getattr(processor, "_igr_pillow_compat", None))
     name = np.dtype(dtype).name
     if name not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name}")
-    if name == "uint16" and processor.quantizer.n_clusters > 65536:
-        raise ValueError("uint16 output holds at most 65536 clusters")
+    if num_threads is None:
+        num_threads = getattr(processor, "_igr_num_threads", None)
+    if max_pixels is not None and max_pixels is not False:
+        max_pixels = int(max_pixels)
     return _native.EncodeJob(
         processor.quantizer._native,
         h,
         w,
         int(processor.resample),
-        int(compat),
+        compat,
         name,
         num_threads,
         max_pixels,
-        draft,
+        bool(draft),
     )
 
 

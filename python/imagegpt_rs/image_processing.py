@@ -251,8 +251,9 @@ class ImageGPTImageProcessor:
         do_normalize: scale pixels to [-1, 1].
         do_color_quantize: map pixels to cluster indices (``input_ids``); otherwise return
             ``pixel_values``.
-        pillow_compat: 12 or 13: which Pillow's pass order to reproduce (default: the installed
-            Pillow's, or 13 without Pillow). Not saved in the config.
+        pillow_compat: 12 or 13 (or "12.1"): which Pillow's pass order to reproduce (default: the
+            installed Pillow's, or 13 without Pillow). Not saved in the config.
+        num_threads: threads for batch preprocessing (default: all cores). Not saved in the config.
         **kwargs: kept as attributes, as transformers does.
 
     Example:
@@ -276,6 +277,7 @@ class ImageGPTImageProcessor:
         **kwargs: Any,
     ) -> None:
         pillow_compat = kwargs.pop("pillow_compat", None)
+        num_threads = kwargs.pop("num_threads", None)
         kwargs.pop("feature_extractor_type", None)
         self._processor_class = kwargs.pop("processor_class", None)
         for key, value in kwargs.items():
@@ -292,6 +294,7 @@ class ImageGPTImageProcessor:
         self.do_normalize = do_normalize
         self.do_color_quantize = do_color_quantize
         setattr(self, _PRIVATE_PREFIX + "pillow_compat", pillow_compat)
+        setattr(self, _PRIVATE_PREFIX + "num_threads", num_threads)
         if self.do_resize:
             _check_size(self.size)
 
@@ -394,12 +397,19 @@ class ImageGPTImageProcessor:
             first = first.detach().cpu().numpy() if _is_torch(first) else np.asarray(first)
             in_fmt = _channel_format(first, 0)
 
-        arrays = []
-        for i, image in enumerate(image_list):
-            arr = _to_rgb_hwc(image, None if _is_pil(image) else in_fmt, i)
-            if do_resize:
-                arr = self._resize_hwc(arr, h, w, resample, i)
-            arrays.append(arr)
+        arrays = [_to_rgb_hwc(image, None if _is_pil(image) else in_fmt, i) for i, image in enumerate(image_list)]
+        if (
+            do_resize
+            and do_normalize
+            and do_color_quantize
+            and clusters.ndim == 2
+            and all(a.dtype == np.uint8 for a in arrays)
+        ):
+            # The whole batch in one native call: resize + quantize per image, in parallel, GIL released.
+            ids = self._encode_uint8(arrays, clusters, h, w, resample)
+            return BatchFeature({"input_ids": list(ids)}, tensor_type=return_tensors)
+        if do_resize:
+            arrays = [self._resize_hwc(arr, h, w, resample, i) for i, arr in enumerate(arrays)]
 
         if do_color_quantize:
             ids = self._quantize(arrays, clusters, do_normalize)
@@ -412,6 +422,25 @@ class ImageGPTImageProcessor:
                 arr = self.normalize(arr)
             values.append(np.moveaxis(arr, -1, 0) if out_fmt == "channels_first" else arr)
         return BatchFeature({"pixel_values": values}, tensor_type=return_tensors)
+
+    def _encode_uint8(self, arrays: list[np.ndarray], clusters: np.ndarray, h: int, w: int, resample: Any) -> np.ndarray:
+        from . import _native
+        from .resampling import _compat_version, _filter_code
+
+        job = _native.EncodeJob(
+            quantizer_for(clusters)._native,
+            h,
+            w,
+            _filter_code(resample),
+            _compat_version(getattr(self, _PRIVATE_PREFIX + "pillow_compat", None)),
+            "int64",
+            getattr(self, _PRIVATE_PREFIX + "num_threads", None),
+        )
+        ids, ok, failures = job.run_arrays(arrays)
+        if failures:
+            index, reason = failures[0]
+            raise InputError(f"image {index}: {reason}")
+        return ids
 
     def _quantize(self, arrays: list[np.ndarray], clusters: np.ndarray, do_normalize: bool) -> list[np.ndarray]:
         if clusters.ndim != 2 or clusters.shape[-1] != 3:

@@ -9,4 +9,5 @@ pub mod config;
 pub mod resize;
 pub mod palette;
 pub mod quantize;
+pub mod pipeline;
 pub mod decode;

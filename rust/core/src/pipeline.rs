@@ -55,6 +55,7 @@ fn encode_one<O: OutId>(
     source: Source<'_>,
     settings: &EncodeSettings,
     quantizer: &Quantizer,
+    batched: bool,
     out: &mut [O],
 ) -> Result<(), String> {
     let decoded;
@@ -73,6 +74,12 @@ fn encode_one<O: OutId>(
     let plan = cached_plan(width, height, settings.width, settings.height, settings.filter, settings.compat)
         .map_err(|e| e.to_string())?;
     let resized = plan.run(&view, false).map_err(|e| e.to_string())?;
+    if batched && out.len() == 1 {
+        // transformers quantizes the stacked batch in one matrix product; a lone pixel on its own
+        // would take the single-row (gemv) arithmetic instead, so use the batch's (the table's).
+        out[0] = O::from_id(quantizer.table().get(resized[0], resized[1], resized[2]));
+        return Ok(());
+    }
     quantizer.quantize_u8(&resized, out).map_err(|e| e.describe(&[settings.height, settings.width]))
 }
 
@@ -98,13 +105,14 @@ pub fn encode_batch<O: OutId>(
     }
     // Build (or fetch) the lookup table once, before the workers need it, when the batch is large
     // enough for it to pay off; small batches take the quantizer's direct path.
-    if sources.len() * len >= 1 << 16 {
+    let batched = sources.len() > 1;
+    if sources.len() * len >= 1 << 16 || (batched && len == 1) {
         quantizer.table();
     }
     out.par_chunks_mut(len)
         .zip(sources.par_iter())
         .map(|(row, source)| {
-            catch_unwind(AssertUnwindSafe(|| encode_one(*source, settings, quantizer, row)))
+            catch_unwind(AssertUnwindSafe(|| encode_one(*source, settings, quantizer, batched, row)))
                 .unwrap_or_else(|p| Err(describe_panic(p)))
         })
         .collect()

@@ -10,6 +10,7 @@ mod decode;
 mod errors;
 mod resize;
 mod quantize;
+mod pipeline;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
 /// Python (`gil_used = false`).
@@ -19,6 +20,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     config::register(m)?;
     resize::register(m)?;
     quantize::register(m)?;
+    pipeline::register(m)?;
     decode::register(m)?;
     Ok(())
 }

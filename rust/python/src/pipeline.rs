@@ -46,7 +46,7 @@ impl EncodeJob {
             .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids"))?;
         out.resize(sources.len() * len, O::from_id(0));
         let results = py.detach(|| {
-            let work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out);
+            let mut work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out);
             match &self.pool {
                 Some(pool) => pool.install(work),
                 None => work(),

@@ -30,7 +30,7 @@ fn slice_error(e: impl std::fmt::Display) -> PyErr {
 /// The nearest-cluster engine of one palette (see `imagegpt_rs.ColorQuantizer`).
 #[pyclass(frozen, module = "imagegpt_rs._native", name = "ColorQuantizer")]
 pub struct PyColorQuantizer {
-    inner: Arc<Quantizer>,
+    pub(crate) inner: Arc<Quantizer>,
 }
 
 fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResult<Palette> {

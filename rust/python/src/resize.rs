@@ -17,17 +17,17 @@ fn to_py_error(py: Python<'_>, e: ResizeError, prefix: &str) -> PyErr {
 
 /// One input image: the borrowed array, a C-ordered copy when the array is not C-contiguous, and its
 /// geometry.
-struct Input<'py> {
+pub(crate) struct Input<'py> {
     array: PyReadonlyArrayDyn<'py, u8>,
     owned: Option<Vec<u8>>,
-    height: usize,
-    width: usize,
-    channels: usize,
-    rank: usize,
+    pub(crate) height: usize,
+    pub(crate) width: usize,
+    pub(crate) channels: usize,
+    pub(crate) rank: usize,
 }
 
 impl Input<'_> {
-    fn data(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         match &self.owned {
             Some(v) => v,
             // C-contiguous (checked in `extract`); an empty slice would fail the length check.
@@ -40,7 +40,7 @@ impl Input<'_> {
     }
 }
 
-fn extract<'py>(py: Python<'py>, image: &Bound<'py, PyAny>, what: &str) -> PyResult<Input<'py>> {
+pub(crate) fn extract<'py>(py: Python<'py>, image: &Bound<'py, PyAny>, what: &str) -> PyResult<Input<'py>> {
     let array = image.cast::<PyArrayDyn<u8>>().map_err(|_| {
         let got = image
             .getattr("dtype")
