@@ -5,3 +5,4 @@
 //! - [`config`]: validation rules of `ImageGPTConfig`.
 
 pub mod config;
+pub mod kmeans;
