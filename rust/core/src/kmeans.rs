@@ -56,7 +56,11 @@ pub enum KMeansError {
     Init(String),
     /// A bad option value.
     #[error("{name} {message}, got {value}")]
-    Option { name: &'static str, value: String, message: &'static str },
+    Option {
+        name: &'static str,
+        value: String,
+        message: &'static str,
+    },
     /// The progress callback asked to stop.
     #[error("cancelled")]
     Cancelled,
@@ -196,7 +200,10 @@ impl ColorHistogram {
             return Ok(());
         }
         if self.dense.is_none() {
-            let table: Vec<AtomicU32> = (0..N_COLORS).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+            let table: Vec<AtomicU32> = (0..N_COLORS)
+                .into_par_iter()
+                .map(|_| AtomicU32::new(0))
+                .collect();
             self.dense = Some(table);
             let pending = std::mem::take(&mut self.pending);
             self.add_dense(pending.len(), |i| pending[i]);
@@ -273,7 +280,14 @@ pub struct KMeansOptions {
 impl KMeansOptions {
     /// Defaults for `n_clusters`: 300 iterations, tol 1e-4, seed 0, k-means++ as scikit-learn.
     pub fn new(n_clusters: usize) -> Self {
-        Self { n_clusters, max_iter: 300, tol: 1e-4, seed: 0, n_local_trials: None, init: None }
+        Self {
+            n_clusters,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 0,
+            n_local_trials: None,
+            init: None,
+        }
     }
 }
 
@@ -300,7 +314,12 @@ pub enum Progress {
     Init { done: usize, total: usize },
     /// Lloyd iteration `iter` (1-based) of at most `max_iter` finished; `changed` points changed
     /// cluster; `shift` is the summed squared center shift.
-    Iteration { iter: usize, max_iter: usize, changed: usize, shift: f64 },
+    Iteration {
+        iter: usize,
+        max_iter: usize,
+        changed: usize,
+        shift: f64,
+    },
 }
 
 /// A progress callback.
@@ -364,7 +383,9 @@ impl Centers {
         }
     }
     fn rows(&self) -> Vec<[f64; 3]> {
-        (0..self.x.len()).map(|j| [self.x[j], self.y[j], self.z[j]]).collect()
+        (0..self.x.len())
+            .map(|j| [self.x[j], self.y[j], self.z[j]])
+            .collect()
     }
     #[inline]
     fn get(&self, j: usize) -> [f64; 3] {
@@ -408,13 +429,25 @@ fn check_options(opts: &KMeansOptions) -> Result<(), KMeansError> {
         return Err(KMeansError::Clusters(opts.n_clusters));
     }
     if opts.max_iter == 0 {
-        return Err(KMeansError::Option { name: "max_iter", value: "0".into(), message: "must be >= 1" });
+        return Err(KMeansError::Option {
+            name: "max_iter",
+            value: "0".into(),
+            message: "must be >= 1",
+        });
     }
     if !(opts.tol.is_finite() && opts.tol >= 0.0) {
-        return Err(KMeansError::Option { name: "tol", value: format!("{}", opts.tol), message: "must be finite and >= 0" });
+        return Err(KMeansError::Option {
+            name: "tol",
+            value: format!("{}", opts.tol),
+            message: "must be finite and >= 0",
+        });
     }
     if opts.n_local_trials == Some(0) {
-        return Err(KMeansError::Option { name: "n_local_trials", value: "0".into(), message: "must be >= 1" });
+        return Err(KMeansError::Option {
+            name: "n_local_trials",
+            value: "0".into(),
+            message: "must be >= 1",
+        });
     }
     if let Some(init) = &opts.init {
         if init.len() != opts.n_clusters {
@@ -427,7 +460,9 @@ fn check_options(opts: &KMeansOptions) -> Result<(), KMeansError> {
         for (i, row) in init.iter().enumerate() {
             for (c, v) in row.iter().enumerate() {
                 if !v.is_finite() {
-                    return Err(KMeansError::Init(format!("center {i} column {c} is {v}: must be finite")));
+                    return Err(KMeansError::Init(format!(
+                        "center {i} column {c} is {v}: must be finite"
+                    )));
                 }
             }
         }
@@ -446,14 +481,25 @@ pub fn kmeans(
     check_options(opts)?;
     if let Some(w) = weights {
         if w.len() != points.len() {
-            return Err(KMeansError::WeightLength { points: points.len(), weights: w.len() });
+            return Err(KMeansError::WeightLength {
+                points: points.len(),
+                weights: w.len(),
+            });
         }
     }
-    let mut pts = Points { x: Vec::new(), y: Vec::new(), z: Vec::new(), w: Vec::new() };
+    let mut pts = Points {
+        x: Vec::new(),
+        y: Vec::new(),
+        z: Vec::new(),
+        w: Vec::new(),
+    };
     for (i, p) in points.iter().enumerate() {
         for v in p {
             if !v.is_finite() {
-                return Err(KMeansError::Point { index: i, value: *v });
+                return Err(KMeansError::Point {
+                    index: i,
+                    value: *v,
+                });
             }
         }
         let w = weights.map_or(1.0, |w| w[i]);
@@ -471,8 +517,12 @@ pub fn kmeans(
         return Err(KMeansError::Empty);
     }
     if pts.len() < opts.n_clusters {
-        return Err(KMeansError::TooFewPoints { n_points: pts.len(), n_clusters: opts.n_clusters });
+        return Err(KMeansError::TooFewPoints {
+            n_points: pts.len(),
+            n_clusters: opts.n_clusters,
+        });
     }
+    let pts = morton_sorted(pts);
     let mut noop = |_: Progress| true;
     let progress: &mut ProgressFn<'_> = match progress {
         Some(p) => p,
@@ -481,7 +531,70 @@ pub fn kmeans(
     run(&pts, opts, progress)
 }
 
-fn run(pts: &Points, opts: &KMeansOptions, progress: &mut ProgressFn<'_>) -> Result<KMeansResult, KMeansError> {
+/// Spreads the low 21 bits of `v` to every third bit.
+fn spread3(v: u64) -> u64 {
+    let mut x = v & 0x1F_FFFF;
+    x = (x | (x << 32)) & 0x1F_0000_0000_FFFF;
+    x = (x | (x << 16)) & 0x1F_0000_FF00_00FF;
+    x = (x | (x << 8)) & 0x100F_00F0_0F00_F00F;
+    x = (x | (x << 4)) & 0x10C3_0C30_C30C_30C3;
+    x = (x | (x << 2)) & 0x1249_2492_4924_9249;
+    x
+}
+
+/// The points reordered along a Morton (Z-order) curve, so that consecutive points are close in
+/// space: blocks of them have small bounding boxes (k-means++ prunes whole blocks) and neighbors
+/// usually share a cluster. Only the order of floating-point sums changes.
+fn morton_sorted(pts: Points) -> Points {
+    let n = pts.len();
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for i in 0..n {
+        let p = pts.get(i);
+        for q in 0..3 {
+            lo[q] = lo[q].min(p[q]);
+            hi[q] = hi[q].max(p[q]);
+        }
+    }
+    let scale: Vec<f64> = (0..3)
+        .map(|q| {
+            if hi[q] > lo[q] {
+                2_097_151.0 / (hi[q] - lo[q])
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut order: Vec<(u64, u32)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let p = pts.get(i);
+            let code = (0..3).fold(0u64, |acc, q| {
+                acc | (spread3(((p[q] - lo[q]) * scale[q]) as u64) << (2 - q))
+            });
+            (code, i as u32)
+        })
+        .collect();
+    order.par_sort_unstable();
+    let pick = |v: &Vec<f64>| {
+        order
+            .iter()
+            .map(|&(_, i)| v[i as usize])
+            .collect::<Vec<f64>>()
+    };
+    Points {
+        x: pick(&pts.x),
+        y: pick(&pts.y),
+        z: pick(&pts.z),
+        w: pick(&pts.w),
+    }
+}
+
+fn run(
+    pts: &Points,
+    opts: &KMeansOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<KMeansResult, KMeansError> {
     let centers = match &opts.init {
         Some(init) => Centers::from_rows(init),
         None => kmeans_plus_plus(pts, opts, progress)?,
@@ -496,12 +609,12 @@ fn chunk_sum(parts: &[f64]) -> f64 {
 
 /// The first point whose running total of `mass` exceeds `r` (scikit-learn's `searchsorted` on the
 /// cumulative sum), found through per-chunk totals. Never returns a zero-mass point.
-fn sample(mass: &[f64], chunk_totals: &[f64], r: f64) -> usize {
+fn sample(mass: &[f64], chunk_totals: &[f64], block: usize, r: f64) -> usize {
     let mut acc = 0.0;
     for (ci, &t) in chunk_totals.iter().enumerate() {
         if acc + t > r {
-            let start = ci * CHUNK;
-            let end = (start + CHUNK).min(mass.len());
+            let start = ci * block;
+            let end = (start + block).min(mass.len());
             let mut a = acc;
             for (i, &m) in mass[start..end].iter().enumerate() {
                 a += m;
@@ -516,22 +629,68 @@ fn sample(mass: &[f64], chunk_totals: &[f64], r: f64) -> usize {
     mass.iter().rposition(|&m| m > 0.0).unwrap_or(0)
 }
 
+/// Points per k-means++ block (the unit of pruning and of the sampling totals).
+const INIT_BLOCK: usize = 256;
+
+/// Squared distance from `p` to the box `[lo, hi]`.
+#[inline]
+fn box_d2(p: [f64; 3], lo: [f64; 3], hi: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for q in 0..3 {
+        let d = (lo[q] - p[q]).max(p[q] - hi[q]).max(0.0);
+        s += d * d;
+    }
+    s
+}
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus` with sample weights).
-fn kmeans_plus_plus(pts: &Points, opts: &KMeansOptions, progress: &mut ProgressFn<'_>) -> Result<Centers, KMeansError> {
+///
+/// Points are handled in blocks of `INIT_BLOCK` with their bounding boxes: a candidate no nearer to
+/// a block's box than the block's largest current distance changes nothing in it, so the block's
+/// total is reused without touching its points (exactly the same sum).
+fn kmeans_plus_plus(
+    pts: &Points,
+    opts: &KMeansOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Centers, KMeansError> {
+    const B: usize = INIT_BLOCK;
     let n = pts.len();
     let k = opts.n_clusters;
-    let trials = opts.n_local_trials.unwrap_or(2 + (k as f64).ln().floor() as usize);
+    let trials = opts
+        .n_local_trials
+        .unwrap_or(2 + (k as f64).ln().floor() as usize);
     let mut rng = SplitMix64::new(opts.seed);
+    let nb = n.div_ceil(B);
+    let boxes: Vec<([f64; 3], [f64; 3])> = (0..nb)
+        .into_par_iter()
+        .map(|b| {
+            let mut lo = [f64::INFINITY; 3];
+            let mut hi = [f64::NEG_INFINITY; 3];
+            for i in b * B..((b + 1) * B).min(n) {
+                let p = pts.get(i);
+                for q in 0..3 {
+                    lo[q] = lo[q].min(p[q]);
+                    hi[q] = hi[q].max(p[q]);
+                }
+            }
+            (lo, hi)
+        })
+        .collect();
 
-    let wtot: Vec<f64> = pts.w.par_chunks(CHUNK).map(|c| c.iter().sum()).collect();
-    let first = sample(&pts.w, &wtot, rng.next_f64() * chunk_sum(&wtot));
+    let wtot: Vec<f64> = pts.w.par_chunks(B).map(|c| c.iter().sum()).collect();
+    let first = sample(&pts.w, &wtot, B, rng.next_f64() * chunk_sum(&wtot));
     let mut chosen = vec![pts.get(first)];
 
-    // closest[i] = squared distance to the nearest chosen center; mass = w * closest.
+    // closest[i] = squared distance to the nearest chosen center; mass = w * closest; per block:
+    // the total mass and the largest `closest`.
     let c0 = pts.get(first);
     let mut closest: Vec<f64> = (0..n).into_par_iter().map(|i| d2(pts.get(i), c0)).collect();
     let mut mass: Vec<f64> = closest.par_iter().zip(&pts.w).map(|(d, w)| d * w).collect();
-    let mut totals: Vec<f64> = mass.par_chunks(CHUNK).map(|c| c.iter().sum()).collect();
+    let mut totals: Vec<f64> = mass.par_chunks(B).map(|c| c.iter().sum()).collect();
+    let mut maxc: Vec<f64> = closest
+        .par_chunks(B)
+        .map(|c| c.iter().fold(0.0f64, |m, &v| m.max(v)))
+        .collect();
     if !progress(Progress::Init { done: 1, total: k }) {
         return Err(KMeansError::Cancelled);
     }
@@ -539,31 +698,43 @@ fn kmeans_plus_plus(pts: &Points, opts: &KMeansOptions, progress: &mut ProgressF
     for c in 1..k {
         let pot = chunk_sum(&totals);
         let cands: Vec<[f64; 3]> = (0..trials)
-            .map(|_| pts.get(sample(&mass, &totals, rng.next_f64() * pot)))
+            .map(|_| pts.get(sample(&mass, &totals, B, rng.next_f64() * pot)))
             .collect();
-        // Potential of each candidate: sum of w * min(closest, d(x, cand)), per chunk.
-        let per_chunk: Vec<Vec<f64>> = closest
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(ci, cl)| {
-                let start = ci * CHUNK;
-                let mut acc = vec![0.0; cands.len()];
-                for (t, cand) in cands.iter().enumerate() {
-                    let mut s = 0.0;
-                    for (i, &old) in cl.iter().enumerate() {
-                        let p = start + i;
-                        let d = d2([pts.x[p], pts.y[p], pts.z[p]], *cand);
-                        s += pts.w[p] * if d < old { d } else { old };
-                    }
-                    acc[t] = s;
-                }
-                acc
+        // Potential of each candidate: sum of w * min(closest, d(x, cand)), per block.
+        let per_block: Vec<Vec<f64>> = (0..nb)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|b| {
+                let (start, end) = (b * B, ((b + 1) * B).min(n));
+                let (lo, hi) = boxes[b];
+                let (xs, ys, zs, ws, cl) = (
+                    &pts.x[start..end],
+                    &pts.y[start..end],
+                    &pts.z[start..end],
+                    &pts.w[start..end],
+                    &closest[start..end],
+                );
+                cands
+                    .iter()
+                    .map(|cand| {
+                        if box_d2(*cand, lo, hi) >= maxc[b] {
+                            return totals[b];
+                        }
+                        let mut s = 0.0;
+                        for i in 0..xs.len() {
+                            let (dx, dy, dz) = (xs[i] - cand[0], ys[i] - cand[1], zs[i] - cand[2]);
+                            let d = dx * dx + dy * dy + dz * dz;
+                            s += ws[i] * if d < cl[i] { d } else { cl[i] };
+                        }
+                        s
+                    })
+                    .collect()
             })
             .collect();
         let mut best = 0;
         let mut best_pot = f64::INFINITY;
         for t in 0..cands.len() {
-            let s: f64 = per_chunk.iter().map(|v| v[t]).sum();
+            let s: f64 = per_block.iter().map(|v| v[t]).sum();
             if s < best_pot {
                 best_pot = s;
                 best = t;
@@ -572,13 +743,20 @@ fn kmeans_plus_plus(pts: &Points, opts: &KMeansOptions, progress: &mut ProgressF
         let cb = cands[best];
         chosen.push(cb);
         closest
-            .par_chunks_mut(CHUNK)
-            .zip(mass.par_chunks_mut(CHUNK))
+            .par_chunks_mut(B)
+            .zip(mass.par_chunks_mut(B))
             .zip(totals.par_iter_mut())
+            .zip(maxc.par_iter_mut())
             .enumerate()
-            .for_each(|(ci, ((cl, ms), tot))| {
-                let start = ci * CHUNK;
+            .with_min_len(16)
+            .for_each(|(b, (((cl, ms), tot), mx))| {
+                let (lo, hi) = boxes[b];
+                if box_d2(cb, lo, hi) >= *mx {
+                    return;
+                }
+                let start = b * B;
                 let mut s = 0.0;
+                let mut m = 0.0f64;
                 for i in 0..cl.len() {
                     let p = start + i;
                     let d = d2(pts.get(p), cb);
@@ -587,10 +765,15 @@ fn kmeans_plus_plus(pts: &Points, opts: &KMeansOptions, progress: &mut ProgressF
                     }
                     ms[i] = pts.w[p] * cl[i];
                     s += ms[i];
+                    m = m.max(cl[i]);
                 }
                 *tot = s;
+                *mx = m;
             });
-        if !progress(Progress::Init { done: c + 1, total: k }) {
+        if !progress(Progress::Init {
+            done: c + 1,
+            total: k,
+        }) {
             return Err(KMeansError::Cancelled);
         }
     }
@@ -607,41 +790,124 @@ struct Bound {
     lower: f64,
 }
 
-/// Half the distance from each center to its nearest other center.
-fn half_separation(c: &Centers) -> Vec<f64> {
-    let k = c.x.len();
-    (0..k)
-        .into_par_iter()
-        .map(|j| {
-            let cj = c.get(j);
-            let mut m = f64::INFINITY;
-            for i in 0..k {
-                if i != j {
-                    let d = d2(cj, c.get(i));
-                    if d < m {
-                        m = d;
-                    }
-                }
-            }
-            0.5 * m.sqrt()
-        })
-        .collect()
+/// Largest `K` for which the per-center neighbor lists (K^2 entries) are built; above it the
+/// assignment falls back to scanning every center.
+const NEIGHBOR_LIST_MAX_K: usize = 2048;
+
+/// For each center, the other centers sorted by distance from it (when `K` is small enough), and
+/// half the distance to its nearest other center (Hamerly's `s`).
+struct CenterGeometry {
+    k: usize,
+    /// `k * (k - 1)` entries: row `a` lists `(distance(c_a, c_j), j)` ascending.
+    neighbors: Option<Vec<(f64, u32)>>,
+    half_sep: Vec<f64>,
 }
 
-/// Assigns every point to its nearest center (full scan), setting tight bounds.
-fn assign_full(pts: &Points, c: &Centers, bounds: &mut [Bound]) {
-    bounds.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, bs)| {
-        let start = ci * CHUNK;
-        for (i, b) in bs.iter_mut().enumerate() {
-            let (a, d1, d2nd) = nearest2(pts.get(start + i), c);
-            *b = Bound { label: a as u32, upper: d1.sqrt(), lower: d2nd.sqrt() };
+impl CenterGeometry {
+    fn new(c: &Centers) -> Self {
+        let k = c.x.len();
+        if k <= NEIGHBOR_LIST_MAX_K {
+            let rows: Vec<Vec<(f64, u32)>> = (0..k)
+                .into_par_iter()
+                .map(|a| {
+                    let ca = c.get(a);
+                    let mut row: Vec<(f64, u32)> = (0..k)
+                        .filter(|&j| j != a)
+                        .map(|j| (d2(ca, c.get(j)).sqrt(), j as u32))
+                        .collect();
+                    row.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                    row
+                })
+                .collect();
+            let half_sep = rows
+                .iter()
+                .map(|r| r.first().map_or(f64::INFINITY, |x| 0.5 * x.0))
+                .collect();
+            Self {
+                k,
+                neighbors: Some(rows.concat()),
+                half_sep,
+            }
+        } else {
+            let half_sep = (0..k)
+                .into_par_iter()
+                .map(|j| {
+                    let cj = c.get(j);
+                    let mut m = f64::INFINITY;
+                    for i in 0..k {
+                        if i != j {
+                            m = m.min(d2(cj, c.get(i)));
+                        }
+                    }
+                    0.5 * m.sqrt()
+                })
+                .collect();
+            Self {
+                k,
+                neighbors: None,
+                half_sep,
+            }
         }
-    });
+    }
+
+    /// Exact nearest center (lowest index on ties), its squared distance and the squared distance
+    /// of the second nearest, searching outward from center `a`: a center `j` with
+    /// `d(c_a, c_j) - d(p, c_a) >= second-nearest distance so far` can be neither (triangle
+    /// inequality), and the lists are sorted, so the scan stops there.
+    #[inline]
+    fn nearest2_from(&self, p: [f64; 3], c: &Centers, a: usize) -> (usize, f64, f64) {
+        let Some(nb) = &self.neighbors else {
+            return nearest2(p, c);
+        };
+        let row = &nb[a * (self.k - 1)..(a + 1) * (self.k - 1)];
+        let da2 = d2(p, c.get(a));
+        let u = da2.sqrt();
+        let (mut best, mut d1, mut d2nd) = (a, da2, f64::INFINITY);
+        for &(dist, j) in row {
+            // Slack keeps the cut safe from rounding in the distances.
+            if dist - u > d2nd.sqrt() * (1.0 + 1e-12) {
+                break;
+            }
+            let j = j as usize;
+            let d = d2(p, c.get(j));
+            if d < d1 || (d == d1 && j < best) {
+                d2nd = d1;
+                d1 = d;
+                best = j;
+            } else if d < d2nd {
+                d2nd = d;
+            }
+        }
+        (best, d1, d2nd)
+    }
+}
+
+/// Assigns every point to its nearest center, setting tight bounds. The search for a point starts
+/// at the previous point's center (points come sorted by color, so neighbors are usually close).
+fn assign_full(pts: &Points, c: &Centers, bounds: &mut [Bound]) {
+    let geo = CenterGeometry::new(c);
+    bounds
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(ci, bs)| {
+            let start = ci * CHUNK;
+            let mut prev = 0usize;
+            for (i, b) in bs.iter_mut().enumerate() {
+                let (a, d1, d2nd) = geo.nearest2_from(pts.get(start + i), c, prev);
+                prev = a;
+                *b = Bound {
+                    label: a as u32,
+                    upper: d1.sqrt(),
+                    lower: d2nd.sqrt(),
+                };
+            }
+        });
 }
 
 /// Hamerly's assignment step; returns how many points changed cluster.
 fn assign_hamerly(pts: &Points, c: &Centers, bounds: &mut [Bound]) -> usize {
-    let s = half_separation(c);
+    let geo = CenterGeometry::new(c);
+    let s = &geo.half_sep;
     bounds
         .par_chunks_mut(CHUNK)
         .enumerate()
@@ -659,11 +925,15 @@ fn assign_hamerly(pts: &Points, c: &Centers, bounds: &mut [Bound]) -> usize {
                 if b.upper <= m {
                     continue;
                 }
-                let (na, d1, d2nd) = nearest2(p, c);
+                let (na, d1, d2nd) = geo.nearest2_from(p, c, a);
                 if na != a {
                     changed += 1;
                 }
-                *b = Bound { label: na as u32, upper: d1.sqrt(), lower: d2nd.sqrt() };
+                *b = Bound {
+                    label: na as u32,
+                    upper: d1.sqrt(),
+                    lower: d2nd.sqrt(),
+                };
             }
             changed
         })
@@ -754,7 +1024,10 @@ fn update_centers(pts: &Points, c: &Centers, bounds: &[Bound]) -> Centers {
 
 /// Weighted mean per-channel variance of the points (the scale of `tol`).
 fn mean_variance(pts: &Points) -> f64 {
-    let ranges: Vec<(usize, usize)> = (0..pts.len()).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(pts.len()))).collect();
+    let ranges: Vec<(usize, usize)> = (0..pts.len())
+        .step_by(CHUNK)
+        .map(|s| (s, (s + CHUNK).min(pts.len())))
+        .collect();
     let part: Vec<[f64; 4]> = ranges
         .par_iter()
         .map(|&(a, b)| {
@@ -782,7 +1055,10 @@ fn mean_variance(pts: &Points) -> f64 {
             (a..b)
                 .map(|i| {
                     let p = pts.get(i);
-                    pts.w[i] * ((p[0] - mean[0]).powi(2) + (p[1] - mean[1]).powi(2) + (p[2] - mean[2]).powi(2))
+                    pts.w[i]
+                        * ((p[0] - mean[0]).powi(2)
+                            + (p[1] - mean[1]).powi(2)
+                            + (p[2] - mean[2]).powi(2))
                 })
                 .sum()
         })
@@ -806,10 +1082,26 @@ fn inertia(pts: &Points, c: &Centers, bounds: &[Bound]) -> f64 {
 }
 
 /// Lloyd iterations with scikit-learn's stopping rules, Hamerly-pruned.
-fn lloyd(pts: &Points, mut centers: Centers, opts: &KMeansOptions, progress: &mut ProgressFn<'_>) -> Result<KMeansResult, KMeansError> {
+fn lloyd(
+    pts: &Points,
+    mut centers: Centers,
+    opts: &KMeansOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<KMeansResult, KMeansError> {
     let k = centers.x.len();
-    let tol = if opts.tol == 0.0 { 0.0 } else { mean_variance(pts) * opts.tol };
-    let mut bounds = vec![Bound { label: 0, upper: 0.0, lower: 0.0 }; pts.len()];
+    let tol = if opts.tol == 0.0 {
+        0.0
+    } else {
+        mean_variance(pts) * opts.tol
+    };
+    let mut bounds = vec![
+        Bound {
+            label: 0,
+            upper: 0.0,
+            lower: 0.0
+        };
+        pts.len()
+    ];
     assign_full(pts, &centers, &mut bounds);
     let mut changed = pts.len();
     let mut strict = false;
@@ -820,7 +1112,9 @@ fn lloyd(pts: &Points, mut centers: Centers, opts: &KMeansOptions, progress: &mu
             changed = assign_hamerly(pts, &centers, &mut bounds);
         }
         let new = update_centers(pts, &centers, &bounds);
-        let shift: Vec<f64> = (0..k).map(|j| d2(new.get(j), centers.get(j)).sqrt()).collect();
+        let shift: Vec<f64> = (0..k)
+            .map(|j| d2(new.get(j), centers.get(j)).sqrt())
+            .collect();
         let shift_tot: f64 = shift.iter().map(|s| s * s).sum();
         centers = new;
         // Keep the bounds valid for the moved centers.
@@ -839,7 +1133,12 @@ fn lloyd(pts: &Points, mut centers: Centers, opts: &KMeansOptions, progress: &mu
             b.upper += shift[a];
             b.lower -= if a == arg { m2 } else { m1 };
         });
-        if !progress(Progress::Iteration { iter: it + 1, max_iter: opts.max_iter, changed, shift: shift_tot }) {
+        if !progress(Progress::Iteration {
+            iter: it + 1,
+            max_iter: opts.max_iter,
+            changed,
+            shift: shift_tot,
+        }) {
             return Err(KMeansError::Cancelled);
         }
         if it > 0 && changed == 0 {
@@ -859,7 +1158,12 @@ fn lloyd(pts: &Points, mut centers: Centers, opts: &KMeansOptions, progress: &mu
         assign_hamerly(pts, &centers, &mut bounds);
     }
     let inertia = inertia(pts, &centers, &bounds);
-    Ok(KMeansResult { centers: centers.rows(), inertia, n_iter, converged })
+    Ok(KMeansResult {
+        centers: centers.rows(),
+        inertia,
+        n_iter,
+        converged,
+    })
 }
 
 // ------------------------------------------------------------------------------------ palettes
@@ -912,7 +1216,9 @@ pub fn fit_palette(
     if n_distinct <= opts.n_clusters {
         let mut order: Vec<usize> = (0..n_distinct).collect();
         order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(keys[a].cmp(&keys[b])));
-        let centers = (0..opts.n_clusters).map(|i| norm(keys[order[i % n_distinct]])).collect();
+        let centers = (0..opts.n_clusters)
+            .map(|i| norm(keys[order[i % n_distinct]]))
+            .collect();
         return Ok(PaletteFit {
             centers,
             inertia: 0.0,
@@ -952,13 +1258,22 @@ mod tests {
         (0..n)
             .map(|i| {
                 let blob = (i % 7) as f64 * 0.25 - 0.75;
-                [blob + 0.1 * r.next_f64(), -blob + 0.1 * r.next_f64(), 0.3 * r.next_f64()]
+                [
+                    blob + 0.1 * r.next_f64(),
+                    -blob + 0.1 * r.next_f64(),
+                    0.3 * r.next_f64(),
+                ]
             })
             .collect()
     }
 
     /// Plain Lloyd (no pruning) following scikit-learn's loop, as a reference.
-    fn plain_lloyd(points: &[[f64; 3]], w: &[f64], init: &[[f64; 3]], max_iter: usize) -> (Vec<[f64; 3]>, usize) {
+    fn plain_lloyd(
+        points: &[[f64; 3]],
+        w: &[f64],
+        init: &[[f64; 3]],
+        max_iter: usize,
+    ) -> (Vec<[f64; 3]>, usize) {
         let mut c = init.to_vec();
         let mut labels_old = vec![usize::MAX; points.len()];
         for it in 0..max_iter {
@@ -997,7 +1312,9 @@ mod tests {
     #[test]
     fn histogram_counts_sparse_and_dense_agree() {
         let mut r = SplitMix64::new(3);
-        let px: Vec<u8> = (0..3 * 300_000).map(|_| (r.next_u64() % 7) as u8 * 40).collect();
+        let px: Vec<u8> = (0..3 * 300_000)
+            .map(|_| (r.next_u64() % 7) as u8 * 40)
+            .collect();
         let mut small = ColorHistogram::new();
         small.add_rgb(&px).unwrap();
         let mut big = ColorHistogram::new();
@@ -1029,7 +1346,10 @@ mod tests {
     #[test]
     fn histogram_rejects_partial_pixels() {
         let mut h = ColorHistogram::new();
-        assert_eq!(h.add_rgb(&[1, 2, 3, 4]), Err(KMeansError::PixelLength { len: 4 }));
+        assert_eq!(
+            h.add_rgb(&[1, 2, 3, 4]),
+            Err(KMeansError::PixelLength { len: 4 })
+        );
     }
 
     #[test]
@@ -1058,7 +1378,10 @@ mod tests {
         let pts = cloud(20_000, 2);
         let o = KMeansOptions::new(32);
         let a = kmeans(&pts, None, &o, None).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let b = pool.install(|| kmeans(&pts, None, &o, None)).unwrap();
         assert_eq!(a.centers, b.centers);
         assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
@@ -1082,7 +1405,12 @@ mod tests {
     fn empty_clusters_are_reseeded() {
         // Two far-apart initial centers at the same place plus one far away: the duplicate ends up
         // empty and must be moved to the farthest point.
-        let pts: Vec<[f64; 3]> = vec![[0.0, 0.0, 0.0], [0.1, 0.0, 0.0], [1.0, 1.0, 1.0], [0.9, 1.0, 1.0]];
+        let pts: Vec<[f64; 3]> = vec![
+            [0.0, 0.0, 0.0],
+            [0.1, 0.0, 0.0],
+            [1.0, 1.0, 1.0],
+            [0.9, 1.0, 1.0],
+        ];
         let mut o = KMeansOptions::new(3);
         o.init = Some(vec![[0.05, 0.0, 0.0], [0.05, 0.0, 0.0], [0.95, 1.0, 1.0]]);
         o.tol = 0.0;
@@ -1092,7 +1420,10 @@ mod tests {
         // The duplicate was emptied and moved to a far point: the far pair is split, the near pair
         // keeps its mean (inertia 2 x 0.05^2), instead of one center staying unused.
         assert!((r.inertia - 0.005).abs() < 1e-12, "{r:?}");
-        assert!(r.centers.contains(&[1.0, 1.0, 1.0]) && r.centers.contains(&[0.9, 1.0, 1.0]), "{r:?}");
+        assert!(
+            r.centers.contains(&[1.0, 1.0, 1.0]) && r.centers.contains(&[0.9, 1.0, 1.0]),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -1121,7 +1452,11 @@ mod tests {
         // Labels cannot change with one cluster: strict convergence at the second iteration, as
         // scikit-learn counts.
         assert_eq!(one.n_iter, 2);
-        let m = [(2.0 * a[0] + b[0]) / 3.0, (2.0 * a[1] + b[1]) / 3.0, (2.0 * a[2] + b[2]) / 3.0];
+        let m = [
+            (2.0 * a[0] + b[0]) / 3.0,
+            (2.0 * a[1] + b[1]) / 3.0,
+            (2.0 * a[2] + b[2]) / 3.0,
+        ];
         for q in 0..3 {
             assert!((one.centers[0][q] - m[q]).abs() < 1e-12);
         }
@@ -1130,27 +1465,54 @@ mod tests {
     #[test]
     fn errors_are_reported() {
         let pts = cloud(10, 1);
-        assert_eq!(kmeans(&pts, None, &KMeansOptions::new(0), None).unwrap_err(), KMeansError::Clusters(0));
+        assert_eq!(
+            kmeans(&pts, None, &KMeansOptions::new(0), None).unwrap_err(),
+            KMeansError::Clusters(0)
+        );
         assert!(matches!(
             kmeans(&pts, None, &KMeansOptions::new(11), None),
-            Err(KMeansError::TooFewPoints { n_points: 10, n_clusters: 11 })
+            Err(KMeansError::TooFewPoints {
+                n_points: 10,
+                n_clusters: 11
+            })
         ));
-        assert_eq!(kmeans(&[], None, &KMeansOptions::new(1), None).unwrap_err(), KMeansError::Empty);
+        assert_eq!(
+            kmeans(&[], None, &KMeansOptions::new(1), None).unwrap_err(),
+            KMeansError::Empty
+        );
         let mut w = vec![1.0; 10];
         w[3] = f64::NAN;
-        assert!(matches!(kmeans(&pts, Some(&w), &KMeansOptions::new(2), None), Err(KMeansError::Weight { index: 3, .. })));
+        assert!(matches!(
+            kmeans(&pts, Some(&w), &KMeansOptions::new(2), None),
+            Err(KMeansError::Weight { index: 3, .. })
+        ));
         let mut bad = pts.clone();
         bad[4][1] = f64::INFINITY;
-        assert!(matches!(kmeans(&bad, None, &KMeansOptions::new(2), None), Err(KMeansError::Point { index: 4, .. })));
+        assert!(matches!(
+            kmeans(&bad, None, &KMeansOptions::new(2), None),
+            Err(KMeansError::Point { index: 4, .. })
+        ));
         let mut o = KMeansOptions::new(2);
         o.init = Some(vec![[0.0; 3]]);
-        assert!(matches!(kmeans(&pts, None, &o, None), Err(KMeansError::Init(_))));
+        assert!(matches!(
+            kmeans(&pts, None, &o, None),
+            Err(KMeansError::Init(_))
+        ));
         let mut o = KMeansOptions::new(2);
         o.tol = -1.0;
-        assert!(matches!(kmeans(&pts, None, &o, None), Err(KMeansError::Option { name: "tol", .. })));
+        assert!(matches!(
+            kmeans(&pts, None, &o, None),
+            Err(KMeansError::Option { name: "tol", .. })
+        ));
         let h = ColorHistogram::new();
-        assert_eq!(fit_palette(&h, &KMeansOptions::new(2), None).unwrap_err(), KMeansError::Empty);
+        assert_eq!(
+            fit_palette(&h, &KMeansOptions::new(2), None).unwrap_err(),
+            KMeansError::Empty
+        );
         let mut stop = |_: Progress| false;
-        assert_eq!(kmeans(&pts, None, &KMeansOptions::new(2), Some(&mut stop)).unwrap_err(), KMeansError::Cancelled);
+        assert_eq!(
+            kmeans(&pts, None, &KMeansOptions::new(2), Some(&mut stop)).unwrap_err(),
+            KMeansError::Cancelled
+        );
     }
 }

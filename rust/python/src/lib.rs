@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod config;
 mod errors;
+mod kmeans;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
 /// Python (`gil_used = false`).
@@ -14,5 +15,6 @@ mod errors;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     config::register(m)?;
+    kmeans::register(m)?;
     Ok(())
 }
