@@ -25,6 +25,8 @@ _LAZY: dict[str, str] = {
     "ImageGPTImageProcessor": "image_processing",
     "BatchFeature": "batch_feature",
     "default_palette": "palettes",
+    "fit_palette": "palette_fitting",
+    "PaletteFit": "palette_fitting",
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .batch_feature import BatchFeature
     from .configuration import ImageGPTConfig, check_compatible
     from .image_processing import ImageGPTImageProcessor
+    from .palette_fitting import PaletteFit, fit_palette
     from .palettes import default_palette
 
 
