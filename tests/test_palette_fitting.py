@@ -89,6 +89,20 @@ def test_histogram_weights_equal_clustering_the_pixels(rgb_photos):
     assert fit.inertia == pytest.approx(_sk_inertia(x, fit.clusters), rel=1e-10)
 
 
+def test_empty_cluster_relocated_like_sklearn(rgb_photos):
+    """Two identical initial centers: the second gets no point (ties go to the lower index) and
+    both implementations move it to the point farthest from its center."""
+    x = _norm(_sample(rgb_photos["astronaut"], 4000, seed=9))
+    init = _jittered_init(x, 10, seed=6)
+    init[7] = init[2]
+    ref = sklearn_cluster.KMeans(10, init=init, n_init=1, tol=0, algorithm="lloyd").fit(x)
+    centers, inertia, n_iter, _ = kmeans(x, 10, init=init, tol=0.0)
+    assert len(np.unique(np.round(centers, 9), axis=0)) == 10
+    np.testing.assert_allclose(centers, ref.cluster_centers_, atol=1e-12)
+    assert inertia == pytest.approx(ref.inertia_, rel=1e-10)
+    assert n_iter == ref.n_iter_
+
+
 def test_kmeans_plus_plus_quality_close_to_sklearn(rgb_photos):
     """Own k-means++ draws (not scikit-learn's RNG), so compare the quality, not the centers."""
     px = np.concatenate([_sample(p, 5000, seed=i) for i, p in enumerate(rgb_photos.values())])

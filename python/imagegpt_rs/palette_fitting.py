@@ -257,7 +257,9 @@ def fit_palette(
     Args:
         images_or_paths: an image (uint8 array (H, W, 3), (H, W) gray, a PIL image), a batch array
             (N, H, W, 3), a path (file, directory searched recursively, glob, ``@list.txt``) or a
-            list of any of these. Non-uint8 arrays are converted as the image processor does.
+            list of any of these. Non-uint8 arrays are converted as the image processor does. Arrays
+            are read as images the way the image processor reads them, so a plain list of pixels
+            ``(N, 3)`` would be a gray image of width 3: pass it as ``pixels.reshape(-1, 1, 3)``.
         n_clusters: palette size K (the model's vocab_size will be K + 1).
         size: resize every image to this (height, width) (an int for square) with Pillow's
             ``resample`` filter before taking pixels, as ImageGPT took pixels of the images it saw.
