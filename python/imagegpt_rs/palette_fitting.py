@@ -236,6 +236,31 @@ def _shape_of(item: Any, index: int) -> tuple[int, int]:
     return _to_u8(item, index).shape[:2]  # type: ignore[return-value]
 
 
+def _in_order(fn: Callable[[int], np.ndarray], n: int, threads: int | None, parallel: bool) -> Iterable[np.ndarray]:
+    """``fn(0), fn(1), ...`` in order; with ``parallel``, computed ahead on a few threads (decoding
+    and resizing release the GIL), at most ``2 x threads`` images in memory."""
+    workers = threads or os.cpu_count() or 1
+    if not parallel or workers == 1 or n < 2:
+        for i in range(n):
+            yield fn(i)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Any] = deque()
+        nxt = 0
+        try:
+            for i in range(n):
+                while nxt < n and len(pending) < 2 * workers:
+                    pending.append(pool.submit(fn, nxt))
+                    nxt += 1
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
 def fit_palette(
     images_or_paths: Any,
     n_clusters: int = 512,
@@ -275,10 +300,12 @@ def fit_palette(
             per-channel pixel variance (scikit-learn's rule); 0 runs until no pixel changes cluster.
         seed: seed of the subsampling and of the k-means++ initialization; the same seed gives
             the same palette whatever ``num_threads``.
-        init: start from these (n_clusters, 3) centers (normalized space) instead of k-means++.
+        init: start from these (n_clusters, 3) centers (normalized space) instead of k-means++
+            (unused when the images have no more distinct colors than ``n_clusters``).
         n_local_trials: k-means++ candidates per center (default ``2 + ln(n_clusters)``, as
             scikit-learn).
-        num_threads: threads of the fit (default: all cores).
+        num_threads: threads for reading/resizing images and for the k-means (default: all
+            cores). The result does not depend on it.
         progress: ``progress(stage, done, total)`` called as images are read (``"images"``), as
             initial centers are chosen (``"init"``) and after each iteration (``"iteration"``).
 
@@ -329,14 +356,16 @@ def fit_palette(
         else:
             take = [int(v) for v in counts]
 
-    hist = _native.ColorHistogram()
-    for i, item in enumerate(items):
-        u8 = _to_u8(item, i)
+    def load(i: int) -> np.ndarray:
+        u8 = _to_u8(items[i], i)
         if hw is not None:
             u8 = _resize(np.ascontiguousarray(u8), hw, resample)
             if u8.ndim == 2:
                 u8 = np.repeat(u8[:, :, None], 3, axis=2)
-        pixels = u8.reshape(-1, 3)
+        return u8.reshape(-1, 3)
+
+    hist = _native.ColorHistogram()
+    for i, pixels in enumerate(_in_order(load, len(items), threads, parallel=hw is not None or any(map(_is_path, items)))):
         n = len(pixels)
         want = take[i] if take is not None else (n if cap is None else min(n, cap))
         want = min(want, n)
@@ -425,6 +454,6 @@ def kmeans(
         tol=float(tol),
         seed=_int_option("seed", seed, 0, 2**64 - 1),
         init=ini,
-        n_local_trials=n_local_trials,
-        num_threads=num_threads,
+        n_local_trials=None if n_local_trials is None else _int_option("n_local_trials", n_local_trials, 1),
+        num_threads=None if num_threads is None else _int_option("num_threads", num_threads, 1),
     )
