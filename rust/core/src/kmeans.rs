@@ -904,40 +904,100 @@ fn assign_full(pts: &Points, c: &Centers, bounds: &mut [Bound]) {
         });
 }
 
-/// Hamerly's assignment step; returns how many points changed cluster.
-fn assign_hamerly(pts: &Points, c: &Centers, bounds: &mut [Bound]) -> usize {
+/// How far every center moved in the last update, to loosen the bounds with.
+struct Shift {
+    by: Vec<f64>,
+    /// Largest shift, its center, and the second largest.
+    max1: f64,
+    arg: usize,
+    max2: f64,
+}
+
+impl Shift {
+    fn new(by: Vec<f64>) -> Self {
+        let (mut max1, mut max2, mut arg) = (0.0f64, 0.0f64, usize::MAX);
+        for (j, &s) in by.iter().enumerate() {
+            if s > max1 {
+                max2 = max1;
+                max1 = s;
+                arg = j;
+            } else if s > max2 {
+                max2 = s;
+            }
+        }
+        Self {
+            by,
+            max1,
+            arg,
+            max2,
+        }
+    }
+}
+
+/// Hamerly's assignment step fused with the bound update for the last center shift and with the
+/// per-cluster sums of the M-step (one pass over the points). Returns how many points changed
+/// cluster and the sums `[wx, wy, wz, w]` per cluster (reduced over chunks in order).
+fn assign_hamerly(
+    pts: &Points,
+    c: &Centers,
+    bounds: &mut [Bound],
+    shift: &Shift,
+) -> (usize, Vec<[f64; 4]>) {
+    let k = c.x.len();
     let geo = CenterGeometry::new(c);
     let s = &geo.half_sep;
-    bounds
+    let parts: Vec<(usize, Vec<[f64; 4]>)> = bounds
         .par_chunks_mut(CHUNK)
         .enumerate()
         .map(|(ci, bs)| {
             let start = ci * CHUNK;
             let mut changed = 0;
+            let mut acc = vec![[0.0f64; 4]; k];
             for (i, b) in bs.iter_mut().enumerate() {
                 let a = b.label as usize;
-                let m = s[a].max(b.lower);
-                if b.upper <= m {
-                    continue;
-                }
-                let p = pts.get(start + i);
-                b.upper = d2(p, c.get(a)).sqrt();
-                if b.upper <= m {
-                    continue;
-                }
-                let (na, d1, d2nd) = geo.nearest2_from(p, c, a);
-                if na != a {
-                    changed += 1;
-                }
-                *b = Bound {
-                    label: na as u32,
-                    upper: d1.sqrt(),
-                    lower: d2nd.sqrt(),
+                b.upper += shift.by[a];
+                b.lower -= if a == shift.arg {
+                    shift.max2
+                } else {
+                    shift.max1
                 };
+                let m = s[a].max(b.lower);
+                let p = pts.get(start + i);
+                if b.upper > m {
+                    b.upper = d2(p, c.get(a)).sqrt();
+                    if b.upper > m {
+                        let (na, d1, d2nd) = geo.nearest2_from(p, c, a);
+                        if na != a {
+                            changed += 1;
+                        }
+                        *b = Bound {
+                            label: na as u32,
+                            upper: d1.sqrt(),
+                            lower: d2nd.sqrt(),
+                        };
+                    }
+                }
+                let w = pts.w[start + i];
+                let e = &mut acc[b.label as usize];
+                e[0] += w * p[0];
+                e[1] += w * p[1];
+                e[2] += w * p[2];
+                e[3] += w;
             }
-            changed
+            (changed, acc)
         })
-        .sum()
+        .collect();
+    let mut changed = 0;
+    let mut sums = vec![[0.0f64; 4]; k];
+    for (ch, part) in parts {
+        changed += ch;
+        for (s, v) in sums.iter_mut().zip(part) {
+            for q in 0..4 {
+                s[q] += v[q];
+            }
+        }
+    }
+    (changed, sums)
 }
 
 /// Weighted per-cluster sums `[wx, wy, wz, w]`, reduced over chunks in order.
@@ -973,9 +1033,8 @@ fn cluster_sums(pts: &Points, bounds: &[Bound], k: usize) -> Vec<[f64; 4]> {
 
 /// The M-step: new centers from the labels; empty clusters are moved to the points farthest from
 /// their (current) centers, as scikit-learn does. Returns the new centers.
-fn update_centers(pts: &Points, c: &Centers, bounds: &[Bound]) -> Centers {
+fn update_centers(pts: &Points, c: &Centers, bounds: &[Bound], mut sums: Vec<[f64; 4]>) -> Centers {
     let k = c.x.len();
-    let mut sums = cluster_sums(pts, bounds, k);
     let empty: Vec<usize> = (0..k).filter(|&j| sums[j][3] <= 0.0).collect();
     let mut fixed = vec![false; k];
     if !empty.is_empty() {
@@ -1103,36 +1162,24 @@ fn lloyd(
         pts.len()
     ];
     assign_full(pts, &centers, &mut bounds);
+    let mut sums = cluster_sums(pts, &bounds, k);
     let mut changed = pts.len();
+    let mut shift = Shift::new(vec![0.0; k]);
     let mut strict = false;
     let mut converged = false;
     let mut n_iter = opts.max_iter;
     for it in 0..opts.max_iter {
         if it > 0 {
-            changed = assign_hamerly(pts, &centers, &mut bounds);
+            (changed, sums) = assign_hamerly(pts, &centers, &mut bounds, &shift);
         }
-        let new = update_centers(pts, &centers, &bounds);
-        let shift: Vec<f64> = (0..k)
+        let new = update_centers(pts, &centers, &bounds, std::mem::take(&mut sums));
+        let by: Vec<f64> = (0..k)
             .map(|j| d2(new.get(j), centers.get(j)).sqrt())
             .collect();
-        let shift_tot: f64 = shift.iter().map(|s| s * s).sum();
+        let shift_tot: f64 = by.iter().map(|s| s * s).sum();
         centers = new;
-        // Keep the bounds valid for the moved centers.
-        let (mut m1, mut m2, mut arg) = (0.0f64, 0.0f64, usize::MAX);
-        for (j, &s) in shift.iter().enumerate() {
-            if s > m1 {
-                m2 = m1;
-                m1 = s;
-                arg = j;
-            } else if s > m2 {
-                m2 = s;
-            }
-        }
-        bounds.par_iter_mut().for_each(|b| {
-            let a = b.label as usize;
-            b.upper += shift[a];
-            b.lower -= if a == arg { m2 } else { m1 };
-        });
+        // The next assignment loosens the bounds by these shifts.
+        shift = Shift::new(by);
         if !progress(Progress::Iteration {
             iter: it + 1,
             max_iter: opts.max_iter,
@@ -1155,7 +1202,7 @@ fn lloyd(
     }
     if !strict {
         // Labels consistent with the final centers.
-        assign_hamerly(pts, &centers, &mut bounds);
+        assign_hamerly(pts, &centers, &mut bounds, &shift);
     }
     let inertia = inertia(pts, &centers, &bounds);
     Ok(KMeansResult {
