@@ -26,6 +26,8 @@ const N_COLORS: usize = 1 << 24;
 /// Largest number of clusters accepted (a palette bigger than this makes no sense for ImageGPT's
 /// vocabulary and would only exhaust memory).
 pub const MAX_CLUSTERS: usize = 1 << 16;
+/// Largest number of k-means++ candidates per step.
+pub const MAX_LOCAL_TRIALS: usize = 1000;
 
 /// What can go wrong when fitting. Every message names the offending value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -296,8 +298,8 @@ impl KMeansOptions {
 pub struct KMeansResult {
     /// The `K` centers.
     pub centers: Vec<[f64; 3]>,
-    /// Sum over points of weight x squared distance to the nearest... to its assigned center
-    /// (assigned with the final centers, so it is the nearest center).
+    /// Sum over points of weight x squared distance to its cluster's center, the points being
+    /// assigned with the final centers (so to their nearest center).
     pub inertia: f64,
     /// Lloyd iterations run.
     pub n_iter: usize,
@@ -442,12 +444,14 @@ fn check_options(opts: &KMeansOptions) -> Result<(), KMeansError> {
             message: "must be finite and >= 0",
         });
     }
-    if opts.n_local_trials == Some(0) {
-        return Err(KMeansError::Option {
-            name: "n_local_trials",
-            value: "0".into(),
-            message: "must be >= 1",
-        });
+    if let Some(t) = opts.n_local_trials {
+        if t == 0 || t > MAX_LOCAL_TRIALS {
+            return Err(KMeansError::Option {
+                name: "n_local_trials",
+                value: t.to_string(),
+                message: "must be between 1 and 1000",
+            });
+        }
     }
     if let Some(init) = &opts.init {
         if init.len() != opts.n_clusters {
@@ -947,10 +951,10 @@ fn assign_hamerly(
     let geo = CenterGeometry::new(c);
     let s = &geo.half_sep;
     let parts: Vec<(usize, Vec<[f64; 4]>)> = bounds
-        .par_chunks_mut(CHUNK)
+        .par_chunks_mut(sum_chunk(k))
         .enumerate()
         .map(|(ci, bs)| {
-            let start = ci * CHUNK;
+            let start = ci * sum_chunk(k);
             let mut changed = 0;
             let mut acc = vec![[0.0f64; 4]; k];
             for (i, b) in bs.iter_mut().enumerate() {
@@ -1000,13 +1004,20 @@ fn assign_hamerly(
     (changed, sums)
 }
 
+/// Points per chunk of the per-cluster sums: each chunk holds `K` accumulators, so chunks grow with
+/// `K` to keep that memory near 4 bytes per point (fixed for given inputs: results stay
+/// independent of the thread count).
+fn sum_chunk(k: usize) -> usize {
+    CHUNK.max(8 * k)
+}
+
 /// Weighted per-cluster sums `[wx, wy, wz, w]`, reduced over chunks in order.
 fn cluster_sums(pts: &Points, bounds: &[Bound], k: usize) -> Vec<[f64; 4]> {
     let parts: Vec<Vec<[f64; 4]>> = bounds
-        .par_chunks(CHUNK)
+        .par_chunks(sum_chunk(k))
         .enumerate()
         .map(|(ci, bs)| {
-            let start = ci * CHUNK;
+            let start = ci * sum_chunk(k);
             let mut acc = vec![[0.0f64; 4]; k];
             for (i, b) in bs.iter().enumerate() {
                 let p = start + i;
@@ -1421,6 +1432,27 @@ mod tests {
     }
 
     #[test]
+    fn many_clusters_without_neighbor_lists_match_plain_lloyd() {
+        // K above NEIGHBOR_LIST_MAX_K: full scans instead of neighbor lists, bigger sum chunks.
+        let pts = cloud(6000, 11);
+        let k = NEIGHBOR_LIST_MAX_K + 52;
+        let init: Vec<[f64; 3]> = pts.iter().step_by(2).take(k).copied().collect();
+        let mut o = KMeansOptions::new(k);
+        o.init = Some(init.clone());
+        o.tol = 0.0;
+        o.max_iter = 30;
+        let w = vec![1.0; pts.len()];
+        let r = kmeans(&pts, None, &o, None).unwrap();
+        let (c, n) = plain_lloyd(&pts, &w, &init, 30);
+        assert_eq!(r.n_iter, n);
+        for (a, b) in r.centers.iter().zip(&c) {
+            for q in 0..3 {
+                assert!((a[q] - b[q]).abs() < 1e-12, "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn deterministic_and_thread_independent() {
         let pts = cloud(20_000, 2);
         let o = KMeansOptions::new(32);
@@ -1504,8 +1536,8 @@ mod tests {
             (2.0 * a[1] + b[1]) / 3.0,
             (2.0 * a[2] + b[2]) / 3.0,
         ];
-        for q in 0..3 {
-            assert!((one.centers[0][q] - m[q]).abs() < 1e-12);
+        for (got, want) in one.centers[0].iter().zip(m) {
+            assert!((got - want).abs() < 1e-12);
         }
     }
 
