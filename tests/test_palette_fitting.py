@@ -194,6 +194,20 @@ def test_paths_and_directories_decode_like_pillow(rgb_photos, tmp_path):
     assert a.clusters.tobytes() == b.clusters.tobytes()
 
 
+def test_iterables_stream_like_lists(rgb_photos):
+    imgs = [rgb_photos["astronaut"], rgb_photos["coffee"], rgb_photos["chelsea"]]
+    seen = []
+    a = fit_palette(iter(imgs), 8, seed=3, progress=lambda *p: seen.append(p))
+    b = fit_palette(imgs, 8, seed=3, num_threads=1)
+    assert a.clusters.tobytes() == b.clusters.tobytes()
+    assert seen[2] == ("images", 3, 0)  # length unknown while streaming
+    c = fit_palette((im for im in imgs), 8, seed=3, max_pixels=5_000, size=40)
+    d = fit_palette(imgs, 8, seed=3, max_pixels=5_000, size=40)
+    assert c.clusters.tobytes() == d.clusters.tobytes() and c.n_pixels == 4_800
+    with pytest.raises(InputError, match="no images"):
+        fit_palette(iter([]), 2)
+
+
 def test_pil_and_gray_inputs(real_photos):
     from PIL import Image
 

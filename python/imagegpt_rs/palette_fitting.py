@@ -153,35 +153,45 @@ def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
-def _items(images_or_paths: Any) -> list[Any]:
-    """Flattens the input into a list of arrays, PIL images and file paths."""
+def _items(images_or_paths: Any) -> tuple[Iterable[Any], int | None]:
+    """The input as an iterable of arrays, PIL images and file paths (directories, globs and
+    ``@lists`` expanded), and its length when known. Lists are expanded now; other iterables
+    (generators, dataset columns) are streamed."""
     from .image_processing import _is_pil, _is_torch
 
     if _is_path(images_or_paths):
         images_or_paths = [images_or_paths]
     elif isinstance(images_or_paths, np.ndarray) or _is_torch(images_or_paths):
         arr = images_or_paths
-        return list(arr) if arr.ndim == 4 else [arr]
+        out = list(arr) if arr.ndim == 4 else [arr]
+        if not out:
+            raise InputError("no images: the batch array is empty")
+        return out, len(out)
     elif _is_pil(images_or_paths):
-        return [images_or_paths]
+        return [images_or_paths], 1
+    if isinstance(images_or_paths, (list, tuple)):
+        out = list(_expand(images_or_paths))
+        if not out:
+            raise InputError("no images: the input is empty (or a directory without image files)")
+        return out, len(out)
     try:
-        seq = list(images_or_paths)
+        it = iter(images_or_paths)
     except TypeError:
         raise InputError(
             f"images_or_paths has type {type(images_or_paths).__name__}: expected an image, a path, "
             "or a list of them"
         ) from None
-    out: list[Any] = []
-    for item in seq:
+    return _expand(it), None
+
+
+def _expand(items: Iterable[Any]) -> Iterable[Any]:
+    for item in items:
         if _is_path(item):
             from .encoding import expand_inputs
 
-            out.extend(expand_inputs([item]))
+            yield from expand_inputs([item])
         else:
-            out.append(item)
-    if not out:
-        raise InputError("no images: the input is empty (or a directory without image files)")
-    return out
+            yield item
 
 
 def _decode(path: str) -> np.ndarray:
@@ -236,25 +246,31 @@ def _shape_of(item: Any, index: int) -> tuple[int, int]:
     return _to_u8(item, index).shape[:2]  # type: ignore[return-value]
 
 
-def _in_order(fn: Callable[[int], np.ndarray], n: int, threads: int | None, parallel: bool) -> Iterable[np.ndarray]:
-    """``fn(0), fn(1), ...`` in order; with ``parallel``, computed ahead on a few threads (decoding
-    and resizing release the GIL), at most ``2 x threads`` images in memory."""
+def _in_order(fn: Callable[[int, Any], np.ndarray], items: Iterable[Any], threads: int | None) -> Iterable[np.ndarray]:
+    """``fn(0, item0), fn(1, item1), ...`` in order, computed ahead on a few threads (decoding and
+    resizing release the GIL), with at most ``2 x threads`` images in flight."""
     workers = threads or os.cpu_count() or 1
-    if not parallel or workers == 1 or n < 2:
-        for i in range(n):
-            yield fn(i)
+    if workers == 1:
+        for i, item in enumerate(items):
+            yield fn(i, item)
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    source = enumerate(items)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Any] = deque()
-        nxt = 0
         try:
-            for i in range(n):
-                while nxt < n and len(pending) < 2 * workers:
-                    pending.append(pool.submit(fn, nxt))
-                    nxt += 1
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < 2 * workers:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        exhausted = True
+                    else:
+                        pending.append(pool.submit(fn, *nxt))
+                if not pending:
+                    return
                 yield pending.popleft().result()
         finally:
             for f in pending:
@@ -282,7 +298,10 @@ def fit_palette(
     Args:
         images_or_paths: an image (uint8 array (H, W, 3), (H, W) gray, a PIL image), a batch array
             (N, H, W, 3), a path (file, directory searched recursively, glob, ``@list.txt``) or a
-            list of any of these. Non-uint8 arrays are converted as the image processor does. Arrays
+            list or any iterable of these (a generator or a dataset column is streamed, a few images
+            at a time, except with ``max_pixels``, which needs every image's pixel count first and so
+            keeps the items of an iterable in a list).
+            Non-uint8 arrays are converted as the image processor does. Arrays
             are read as images the way the image processor reads them, so a plain list of pixels
             ``(N, 3)`` would be a gray image of width 3: pass it as ``pixels.reshape(-1, 1, 3)``.
         n_clusters: palette size K (the model's vocab_size will be K + 1).
@@ -306,7 +325,8 @@ def fit_palette(
             scikit-learn).
         num_threads: threads for reading/resizing images and for the k-means (default: all
             cores). The result does not depend on it.
-        progress: ``progress(stage, done, total)`` called as images are read (``"images"``), as
+        progress: ``progress(stage, done, total)`` called as images are read (``"images"``; total
+            0 when streaming an iterable of unknown length), as
             initial centers are chosen (``"init"``) and after each iteration (``"iteration"``).
 
     Returns:
@@ -340,11 +360,14 @@ def fit_palette(
             r, c = bad[0]
             raise PaletteError(f"init[{r}, {c}] is {init_arr[r, c]}: centers must be finite")
 
-    items = _items(images_or_paths)
+    items, n_items = _items(images_or_paths)
     rng = np.random.default_rng(seed)
-    # Pixels to take from each image.
+    # Pixels to take from each image, when a total cap needs every image's pixel count first.
     take: list[int] | None = None
     if total_cap is not None:
+        if n_items is None:
+            items = list(items)  # two passes needed: keep the (expanded) items
+            n_items = len(items)
         counts = np.array(
             [hw[0] * hw[1] if hw is not None else int(np.prod(_shape_of(it, i))) for i, it in enumerate(items)],
             dtype=np.int64,
@@ -356,8 +379,8 @@ def fit_palette(
         else:
             take = [int(v) for v in counts]
 
-    def load(i: int) -> np.ndarray:
-        u8 = _to_u8(items[i], i)
+    def load(i: int, item: Any) -> np.ndarray:
+        u8 = _to_u8(item, i)
         if hw is not None:
             u8 = _resize(np.ascontiguousarray(u8), hw, resample)
             if u8.ndim == 2:
@@ -365,7 +388,8 @@ def fit_palette(
         return u8.reshape(-1, 3)
 
     hist = _native.ColorHistogram()
-    for i, pixels in enumerate(_in_order(load, len(items), threads, parallel=hw is not None or any(map(_is_path, items)))):
+    n_seen = 0
+    for i, pixels in enumerate(_in_order(load, items, threads)):
         n = len(pixels)
         want = take[i] if take is not None else (n if cap is None else min(n, cap))
         want = min(want, n)
@@ -373,8 +397,11 @@ def fit_palette(
             pixels = pixels[rng.choice(n, size=want, replace=False)]
         if want:
             hist.add(np.ascontiguousarray(pixels))
+        n_seen = i + 1
         if progress is not None:
-            progress("images", i + 1, len(items))
+            progress("images", n_seen, n_items if n_items is not None else 0)
+    if n_seen == 0:
+        raise InputError("no images: the input is empty (or a directory without image files)")
 
     centers, inertia, n_iter, converged, n_pixels, n_distinct = hist.fit(
         k,
