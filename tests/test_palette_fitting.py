@@ -427,21 +427,36 @@ def test_cli_fit_palette_then_encode_and_preview(rgb_photos, tmp_path, capsys):
     )
     np.testing.assert_array_equal(np.array(data["clusters"]), expected.clusters)
 
-    # The directory drives encode and preview (needs the Rust quantizer, resizer and decoder).
-    for mod in ("imagegpt_rs.quantization", "imagegpt_rs.resampling", "imagegpt_rs.decoding"):
-        pytest.importorskip(mod)
+    # The directory drives the processor and preview: ids are the nearest clusters, and the sheet
+    # shows the palette's colors.
+    pytest.importorskip("imagegpt_rs.quantization")
+    processor = imagegpt_rs.ImageGPTImageProcessor.from_pretrained(out)
+    imgs = [np.asarray(Image.open(src / f"{n}.png").convert("RGB")) for n in ("astronaut", "chelsea", "coffee")]
+    ids = processor(imgs, return_tensors="np")["input_ids"]
+    assert ids.shape == (3, 120) and ids.max() < 24
+    pv = processor(imgs, do_color_quantize=False, return_tensors="np")["pixel_values"]
+    x = pv.transpose(0, 2, 3, 1).reshape(-1, 3).astype(np.float64)
+    d = ((x[:, None] - expected.clusters[None]) ** 2).sum(-1)
+    assert (d[np.arange(len(x)), ids.reshape(-1)] <= d.min(1) + 1e-6).all()
+    np.save(tmp_path / "ids.npy", ids)
+    sheet = tmp_path / "sheet.png"
+    assert main(["preview", str(tmp_path / "ids.npy"), "--config", str(out), "--size", "12x10", "-o", str(sheet)]) == 0
+    with Image.open(sheet) as im:
+        shown = {tuple(c) for c in np.asarray(im.convert("RGB")).reshape(-1, 3)}
+    decoded = {tuple(c) for c in processor.decode(ids, size=(12, 10)).reshape(-1, 3)}
+    assert decoded <= shown <= decoded | {(255, 255, 255)}
+
+    # And `encode --config` (the batch pipeline).
+    from imagegpt_rs import _native
+
+    if not hasattr(_native, "EncodeJob"):
+        pytest.skip("the batch encoder (EncodeJob) is not wired into this build")
     tokens = tmp_path / "tokens"
     assert main(["encode", str(src), "-o", str(tokens), "--config", str(out), "--quiet"]) == 0
     from imagegpt_rs.encoding import load_directory
 
-    ids, _idx, _manifest = load_directory(tokens)
-    assert ids.shape == (3, 120) and ids.max() < 24
-    sheet = tmp_path / "sheet.png"
-    assert main(["preview", str(tokens), "-o", str(sheet)]) == 0
-    with Image.open(sheet) as im:
-        colors = {tuple(c) for c in np.asarray(im.convert("RGB")).reshape(-1, 3)} - {(255, 255, 255)}
-    palette_u8 = {tuple(c) for c in np.clip(np.rint((expected.clusters + 1) * 127.5), 0, 255).astype(np.uint8)}
-    assert colors <= palette_u8 | {(255, 255, 255)}
+    enc, _idx, _manifest = load_directory(tokens)
+    np.testing.assert_array_equal(enc, ids)
 
 
 def test_cli_fit_palette_bad_input(tmp_path, capsys):

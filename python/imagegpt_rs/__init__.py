@@ -25,6 +25,9 @@ _LAZY: dict[str, str] = {
     "ImageGPTImageProcessor": "image_processing",
     "BatchFeature": "batch_feature",
     "default_palette": "palettes",
+    "Resampling": "resampling",
+    "ColorQuantizer": "quantization",
+    "decode_image": "decoding",
     "fit_palette": "palette_fitting",
     "PaletteFit": "palette_fitting",
 }
@@ -45,6 +48,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .image_processing import ImageGPTImageProcessor
     from .palette_fitting import PaletteFit, fit_palette
     from .palettes import default_palette
+    from .resampling import Resampling
+    from .quantization import ColorQuantizer
+    from .decoding import decode_image
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,11 @@
 //! No Python here: the binding crate (`rust/python`) converts types and errors and calls into these
 //! modules. Each module holds one concept:
 //! - [`config`]: validation rules of `ImageGPTConfig`.
+//! - [`resize`]: Pillow-exact resampling of 8-bit images.
 
 pub mod config;
+pub mod resize;
+pub mod palette;
+pub mod quantize;
+pub mod decode;
 pub mod kmeans;

@@ -6,7 +6,10 @@
 use pyo3::prelude::*;
 
 mod config;
+mod decode;
 mod errors;
+mod resize;
+mod quantize;
 mod kmeans;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
@@ -15,6 +18,9 @@ mod kmeans;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     config::register(m)?;
+    resize::register(m)?;
+    quantize::register(m)?;
+    decode::register(m)?;
     kmeans::register(m)?;
     Ok(())
 }

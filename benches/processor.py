@@ -1,0 +1,58 @@
+"""Image processor throughput: 512 real-photo crops of 256x256 to 32x32 input_ids.
+
+    python benches/processor.py
+
+Compares transformers 4.57's slow ImageGPTImageProcessor (one image per call, and batched), its fast
+processor when torch is installed, and ours on one thread and on all cores. Prints images/s and ratios.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from _common import banner, best_time, crops, peak_rss_mib, table
+
+
+def main() -> None:
+    banner(["imagegpt-rs", "transformers", "pillow", "torch"])
+    from transformers import ImageGPTImageProcessor as Slow
+
+    import imagegpt_rs
+
+    rng = np.random.default_rng(0)
+    clusters = rng.uniform(-1, 1, size=(512, 3))
+    images = crops(512, 256)
+    n = len(images)
+    ours = imagegpt_rs.ImageGPTImageProcessor(clusters, size=32)
+    slow = Slow(clusters, size=32)
+    a = ours(images, return_tensors="np").input_ids
+    b = slow(images, return_tensors="np")["input_ids"]
+    print(f"identical input_ids with the slow processor: {np.array_equal(a, b)}")
+
+    rows = []
+    sample = images[:64]
+    t = best_time(lambda: [slow(im) for im in sample], repeat=2)
+    rows.append(("transformers slow, one image per call", len(sample) / t))
+    t = best_time(lambda: slow(sample, return_tensors="np"), repeat=2)
+    rows.append(("transformers slow, batched", len(sample) / t))
+    try:
+        import torch  # noqa: F401
+        from transformers import ImageGPTImageProcessorFast as Fast
+
+        fast = Fast(clusters=clusters, size={"height": 32, "width": 32})
+        t = best_time(lambda: fast(images, return_tensors="pt"), repeat=2)
+        rows.append(("transformers fast (torch)", n / t))
+    except ImportError:
+        print("transformers fast processor: skipped (torch not installed)")
+    single = imagegpt_rs.ImageGPTImageProcessor(clusters, size=32, num_threads=1)
+    t = best_time(lambda: single(images, return_tensors="np"))
+    rows.append(("imagegpt-rs, 1 thread", n / t))
+    t = best_time(lambda: ours(images, return_tensors="np"))
+    rows.append((f"imagegpt-rs, all cores ({os.cpu_count()})", n / t))
+    table(rows, "images/s", "transformers slow, one image per call")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

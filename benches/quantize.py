@@ -1,0 +1,229 @@
+"""Color quantization throughput: real-photo pixels to ImageGPT token ids.
+
+    python benches/quantize.py [--pixels 20000000] [--rss-pixels 100000000]
+
+Side by side on the same real-photo pixels (scikit-image and scikit-learn sample photos, tiled) and the
+same 512-cluster k-means palette: transformers 4.57's NumPy ``color_quantize`` (normalize included),
+the same formula in torch (if installed), faiss ``IndexFlatL2`` k=1 (if installed), and
+``imagegpt_rs.ColorQuantizer`` cold (table build included) and warm. Also: the table build alone,
+one 32x32 image on a fresh palette, and the peak RSS of a large call in a child process.
+Prints the machine, the versions and a table of Mpixel/s with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def banner() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
+    vs = []
+    for p in ["imagegpt-rs", "transformers", "torch", "faiss-cpu", "scikit-learn"]:
+        try:
+            vs.append(f"{p} {version(p)}")
+        except PackageNotFoundError:
+            vs.append(f"{p} (not installed)")
+    print(", ".join(vs))
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [f"{i['internal_api']} {i['version']} ({i['architecture']}, {i['num_threads']} threads)"
+                for i in threadpool_info() if i["user_api"] == "blas"]
+        print("numpy BLAS:", ", ".join(blas) or "unknown")
+    except ImportError:
+        pass
+    print()
+
+
+def photo_pixels() -> np.ndarray:
+    import skimage.data as d
+
+    photos = [d.astronaut(), d.coffee(), d.chelsea(), d.rocket(), d.hubble_deep_field(), d.immunohistochemistry()]
+    try:
+        from sklearn.datasets import load_sample_images
+
+        photos += list(load_sample_images().images)
+    except ImportError:
+        pass
+    return np.concatenate([p.reshape(-1, 3) for p in photos])
+
+
+def normalize(px: np.ndarray) -> np.ndarray:
+    return (px.astype(np.float64) * (1 / 127.5)).astype(np.float32) - 1
+
+
+def kmeans_palette(px: np.ndarray) -> np.ndarray:
+    from sklearn.cluster import MiniBatchKMeans
+
+    rng = np.random.default_rng(0)
+    sample = normalize(px[rng.choice(len(px), 100_000, replace=False)])
+    km = MiniBatchKMeans(n_clusters=512, random_state=0, n_init=1, batch_size=4096, max_iter=50)
+    return km.fit(sample).cluster_centers_.astype(np.float64)
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def fresh(clusters: np.ndarray, i: int) -> np.ndarray:
+    """A palette equal up to 1 ulp-ish noise, so no cached table is reused ("cold")."""
+    return clusters + (i + 1) * 1e-9
+
+
+RSS_CHILD = r"""
+import resource, sys, time, numpy as np
+from imagegpt_rs import ColorQuantizer
+n = int(sys.argv[1]); clusters = np.load(sys.argv[2]); px = np.load(sys.argv[3])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+images = np.empty((n, 3), np.uint8)        # input: n pixels uint8, filled in place
+for s in range(0, n, len(px)):
+    images[s : s + len(px)] = px[: n - s]
+out = np.empty(n, dtype=np.int64)          # output: int64 ids
+t = time.perf_counter(); ColorQuantizer(clusters).quantize(images, out=out); dt = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(before, peak, dt)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pixels", type=int, default=20_000_000, help="pixels for our warm/cold runs")
+    ap.add_argument("--rss-pixels", type=int, default=100_000_000, help="pixels of the peak-RSS child (0: skip)")
+    args = ap.parse_args()
+
+    banner()
+    from imagegpt_rs import ColorQuantizer
+
+    px = photo_pixels()
+    clusters = kmeans_palette(px)
+    big = np.resize(px, (args.pixels, 3))
+    print(f"data: {len(px):,} real-photo pixels tiled to {len(big):,}; palette: 512-cluster k-means (float64)")
+    print()
+
+    rows: list[tuple[str, float, str]] = []
+
+    # transformers' NumPy formula (normalize + color_quantize), on a slice
+    from transformers.models.imagegpt.image_processing_imagegpt import color_quantize
+
+    sub = px[:65536]
+    t = best_time(lambda: color_quantize(normalize(sub), clusters), repeat=2)
+    ref_ids = color_quantize(normalize(sub), clusters)
+    rows.append(("transformers 4.57 NumPy color_quantize", len(sub) / t / 1e6, f"{len(sub):,} px"))
+
+    try:
+        import torch
+
+        xt = torch.from_numpy(normalize(px[:1_000_000]))
+        ct = torch.from_numpy(clusters)
+
+        def torch_formula() -> object:
+            x = xt.to(torch.float64)  # numpy promotes float32 pixels with float64 clusters
+            d = (x * x).sum(1)[:, None] - 2 * (x @ ct.T) + (ct * ct).sum(1)[None, :]
+            return d.argmin(1)
+
+        t = best_time(torch_formula, repeat=2)
+        rows.append(("torch, same formula (float64)", len(xt) / t / 1e6, f"{len(xt):,} px"))
+    except ImportError:
+        print("torch: skipped (not installed)")
+
+    try:
+        import faiss
+
+        xf = normalize(px[:2_000_000])
+        index = faiss.IndexFlatL2(3)
+        index.add(np.ascontiguousarray(clusters, dtype=np.float32))
+        t = best_time(lambda: index.search(xf, 1), repeat=2)
+        rows.append(("faiss IndexFlatL2 k=1 (float32, normalized input)", len(xf) / t / 1e6, f"{len(xf):,} px"))
+    except ImportError:
+        print("faiss: skipped (not installed)")
+
+    # ours
+    q = ColorQuantizer(fresh(clusters, 0))
+    t0 = time.perf_counter()
+    ids = q.quantize(big)
+    cold = time.perf_counter() - t0
+    rows.append(("imagegpt-rs cold (table build included)", len(big) / cold / 1e6, f"{len(big):,} px"))
+    assert np.array_equal(ColorQuantizer(clusters).quantize(sub), ref_ids), "ids differ from transformers"
+    out64 = np.empty(len(big), np.int64)
+    t = best_time(lambda: q.quantize(big, out=out64), repeat=5)
+    rows.append(("imagegpt-rs warm, int64 ids", len(big) / t / 1e6, f"{len(big):,} px"))
+    out16 = np.empty(len(big), np.uint16)
+    t = best_time(lambda: q.quantize(big, out=out16), repeat=5)
+    rows.append(("imagegpt-rs warm, uint16 ids", len(big) / t / 1e6, f"{len(big):,} px"))
+    q1 = ColorQuantizer(q.clusters, num_threads=1)
+    t = best_time(lambda: q1.quantize(big, out=out64), repeat=3)
+    rows.append(("imagegpt-rs warm, int64 ids, 1 thread", len(big) / t / 1e6, f"{len(big):,} px"))
+    del ids
+
+    base = rows[0][1]
+    faiss_rate = next((r[1] for r in rows if r[0].startswith("faiss")), None)
+    w = max(len(r[0]) for r in rows)
+    hdr = f"{'method':{w}}  {'Mpixel/s':>10}  {'vs NumPy':>10}  {'vs faiss':>9}  measured on"
+    print(hdr)
+    print("-" * len(hdr))
+    for name, rate, note in rows:
+        vf = f"{rate / faiss_rate:8.1f}x" if faiss_rate else "       -"
+        print(f"{name:{w}}  {rate:10.2f}  {rate / base:9.0f}x  {vf}  {note}")
+    print()
+
+    builds = []
+    for i in range(1, 4):
+        qq = ColorQuantizer(fresh(clusters, i))
+        t = time.perf_counter()
+        qq.build_table()
+        builds.append(time.perf_counter() - t)
+    print(f"table build, 512 clusters, {q.num_threads} threads: best {min(builds) * 1e3:.0f} ms "
+          f"(runs: {', '.join(f'{b * 1e3:.0f}' for b in builds)} ms)")
+    small = px[: 32 * 32].reshape(32, 32, 3)
+    smalls = []
+    for i in range(10, 20):
+        c = fresh(clusters, i)
+        t = time.perf_counter()
+        ColorQuantizer(c).quantize(small)
+        smalls.append(time.perf_counter() - t)
+    print(f"one 32x32 image from cold (new quantizer, new palette): median {np.median(smalls) * 1e3:.2f} ms, "
+          f"max {max(smalls) * 1e3:.2f} ms")
+
+    if args.rss_pixels:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            cp, pp = os.path.join(d, "c.npy"), os.path.join(d, "p.npy")
+            np.save(cp, fresh(clusters, 99))
+            np.save(pp, px)
+            res = subprocess.run([sys.executable, "-c", RSS_CHILD, str(args.rss_pixels), cp, pp],
+                                 capture_output=True, text=True, check=True)
+        before, peak, dt = map(float, res.stdout.split())
+        n = args.rss_pixels
+        io = (n * 3 + n * 8) / 2**20
+        print(f"peak RSS, {n:,} pixels cold (child process): {peak - before:,.0f} MiB above the interpreter's "
+              f"{before:,.0f} MiB; input {n * 3 / 2**20:,.0f} + int64 output {n * 8 / 2**20:,.0f} + table 32 "
+              f"= {io + 32:,.0f} MiB; {n / dt / 1e6:.0f} Mpixel/s")
+    print(f"\nself peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

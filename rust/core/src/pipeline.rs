@@ -1,0 +1,191 @@
+//! The batch pipeline: decode → resize → quantize, one image per task, in parallel over images.
+//!
+//! Each image is handled start to finish by one worker (its decoded pixels never leave that worker), so
+//! memory is bounded by the number of workers times the largest image, not by the batch. A failure
+//! (an undecodable file, a decompression bomb, even a panic inside a decoder) is reported for that item
+//! alone: the other items are still encoded, each into its own row of the output.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::decode::{decode, decode_file, DecodeOptions};
+use crate::quantize::{OutId, Quantizer};
+use crate::resize::{cached_plan, Filter, ImageView, PillowCompat};
+
+/// One input of a batch.
+#[derive(Clone, Copy, Debug)]
+pub enum Source<'a> {
+    /// An image file, read whole and decoded.
+    Path(&'a Path),
+    /// Encoded image bytes (JPEG, PNG, ...).
+    Bytes(&'a [u8]),
+    /// Decoded uint8 RGB pixels, `height` rows of `width` triples, no padding.
+    Rgb { data: &'a [u8], width: usize, height: usize },
+}
+
+/// What every image of a batch is turned into.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodeSettings {
+    pub height: usize,
+    pub width: usize,
+    pub filter: Filter,
+    pub compat: PillowCompat,
+    pub decode: DecodeOptions,
+}
+
+impl EncodeSettings {
+    /// Tokens per image (`height * width`).
+    pub fn sequence_length(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+fn describe_panic(payload: Box<dyn std::any::Any + Send>) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("internal error while decoding (please report it): {what}")
+}
+
+fn encode_one<O: OutId>(
+    source: Source<'_>,
+    settings: &EncodeSettings,
+    quantizer: &Quantizer,
+    out: &mut [O],
+) -> Result<(), String> {
+    let decoded;
+    let (data, width, height): (&[u8], usize, usize) = match source {
+        Source::Rgb { data, width, height } => (data, width, height),
+        Source::Path(path) => {
+            decoded = decode_file(path, &settings.decode).map_err(|e| e.to_string())?;
+            (&decoded.data, decoded.width as usize, decoded.height as usize)
+        }
+        Source::Bytes(bytes) => {
+            decoded = decode(bytes, &settings.decode).map_err(|e| e.to_string())?;
+            (&decoded.data, decoded.width as usize, decoded.height as usize)
+        }
+    };
+    let view = ImageView::new(data, width, height, 3).map_err(|e| e.to_string())?;
+    let plan = cached_plan(width, height, settings.width, settings.height, settings.filter, settings.compat)
+        .map_err(|e| e.to_string())?;
+    let resized = plan.run(&view, false).map_err(|e| e.to_string())?;
+    quantizer.quantize_u8(&resized, out).map_err(|e| e.describe(&[settings.height, settings.width]))
+}
+
+/// Encodes every source into its row of `out` (`sources.len()` rows of `settings.sequence_length()`
+/// ids). Returns one result per source, in order; the rows of failed sources are left as they were.
+pub fn encode_batch<O: OutId>(
+    sources: &[Source<'_>],
+    settings: &EncodeSettings,
+    quantizer: &Quantizer,
+    out: &mut [O],
+) -> Vec<Result<(), String>> {
+    let len = settings.sequence_length();
+    if len == 0 || out.len() != sources.len() * len {
+        let msg = format!(
+            "output holds {} ids but {} images of {}x{} need {}",
+            out.len(),
+            sources.len(),
+            settings.height,
+            settings.width,
+            sources.len() * len
+        );
+        return sources.iter().map(|_| Err(msg.clone())).collect();
+    }
+    // Build (or fetch) the lookup table once, before the workers need it, when the batch is large
+    // enough for it to pay off; small batches take the quantizer's direct path.
+    if sources.len() * len >= 1 << 16 {
+        quantizer.table();
+    }
+    out.par_chunks_mut(len)
+        .zip(sources.par_iter())
+        .map(|(row, source)| {
+            catch_unwind(AssertUnwindSafe(|| encode_one(*source, settings, quantizer, row)))
+                .unwrap_or_else(|p| Err(describe_panic(p)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::palette::Palette;
+    use crate::resize::resize;
+
+    fn grid_palette() -> Palette {
+        let mut v = Vec::new();
+        for r in 0..4 {
+            for g in 0..4 {
+                for b in 0..4 {
+                    for c in [r, g, b] {
+                        v.push((c as f64 + 0.5) / 4.0 * 2.0 - 1.0);
+                    }
+                }
+            }
+        }
+        Palette::from_f64(&v).expect("valid palette")
+    }
+
+    fn settings() -> EncodeSettings {
+        EncodeSettings {
+            height: 4,
+            width: 5,
+            filter: Filter::Bilinear,
+            compat: PillowCompat::V13,
+            decode: DecodeOptions::default(),
+        }
+    }
+
+    fn gradient(w: usize, h: usize) -> Vec<u8> {
+        (0..w * h * 3).map(|i| ((i * 7) % 251) as u8).collect()
+    }
+
+    #[test]
+    fn rows_equal_resize_then_quantize_and_failures_stay_local() {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let s = settings();
+        let a = gradient(13, 9);
+        let b = gradient(6, 11);
+        let sources = [
+            Source::Rgb { data: &a, width: 13, height: 9 },
+            Source::Bytes(b"not an image"),
+            Source::Rgb { data: &b, width: 6, height: 11 },
+            Source::Path(Path::new("/definitely/not/here.png")),
+        ];
+        let mut out = vec![-1i64; 4 * 20];
+        let res = encode_batch(&sources, &s, &q, &mut out);
+        assert!(res[0].is_ok() && res[2].is_ok());
+        assert!(res[1].as_ref().unwrap_err().contains("not a supported image"), "{:?}", res[1]);
+        assert!(res[3].as_ref().unwrap_err().contains("cannot read"), "{:?}", res[3]);
+        assert!(out[20..40].iter().all(|&x| x == -1), "a failed row is left untouched");
+        for (k, (img, w, h)) in [(0usize, (&a, 13usize, 9usize)), (2, (&b, 6, 11))] {
+            let view = ImageView::new(img, w, h, 3).expect("view");
+            let small = resize(&view, 5, 4, Filter::Bilinear, PillowCompat::V13).expect("resize");
+            let mut want = vec![0i64; 20];
+            q.quantize_u8(&small, &mut want).expect("quantize");
+            assert_eq!(&out[k * 20..(k + 1) * 20], &want[..]);
+        }
+    }
+
+    #[test]
+    fn wrong_output_length_is_an_error_for_every_item() {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let a = gradient(3, 3);
+        let mut out = vec![0u16; 7];
+        let res = encode_batch(&[Source::Rgb { data: &a, width: 3, height: 3 }], &settings(), &q, &mut out);
+        assert!(res[0].as_ref().unwrap_err().contains("need 20"));
+    }
+
+    #[test]
+    fn bad_pixel_buffer_is_an_error() {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let a = vec![0u8; 10];
+        let mut out = vec![0u16; 20];
+        let res = encode_batch(&[Source::Rgb { data: &a, width: 3, height: 3 }], &settings(), &q, &mut out);
+        assert!(res[0].is_err());
+    }
+}

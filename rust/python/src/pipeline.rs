@@ -1,0 +1,201 @@
+//! Bindings of `imagegpt_core::pipeline`: an `EncodeJob` (quantizer + target size + decode settings)
+//! that encodes lists of paths, byte strings or uint8 arrays with the GIL released.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use imagegpt_core::decode::{DecodeOptions, JpegDecoder, DEFAULT_MAX_PIXELS};
+use imagegpt_core::pipeline::{encode_batch, EncodeSettings, Source};
+use imagegpt_core::quantize::{OutId, Quantizer};
+use imagegpt_core::resize::{Filter, PillowCompat};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::py_error;
+use crate::quantize::PyColorQuantizer;
+use crate::resize::extract;
+
+#[derive(Clone, Copy)]
+enum Dtype {
+    U16,
+    I32,
+    I64,
+}
+
+/// Decode + resize + quantize settings, reusable across calls.
+#[pyclass(frozen, module = "imagegpt_rs._native", name = "EncodeJob")]
+pub struct EncodeJob {
+    quantizer: Arc<Quantizer>,
+    settings: EncodeSettings,
+    dtype: Dtype,
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// (ids of the good items as an (n_ok, H*W) array, indices of the good items, (index, reason) failures)
+type RunResult<'py> = (Bound<'py, PyAny>, Vec<usize>, Vec<(usize, String)>);
+
+impl EncodeJob {
+    fn run_typed<'py, O: OutId + numpy::Element>(
+        &self,
+        py: Python<'py>,
+        sources: &[Source<'_>],
+    ) -> PyResult<RunResult<'py>> {
+        let len = self.settings.sequence_length();
+        let mut out: Vec<O> = Vec::new();
+        out.try_reserve_exact(sources.len() * len)
+            .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids"))?;
+        out.resize(sources.len() * len, O::from_id(0));
+        let results = py.detach(|| {
+            let work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out);
+            match &self.pool {
+                Some(pool) => pool.install(work),
+                None => work(),
+            }
+        });
+        let mut ok = Vec::with_capacity(sources.len());
+        let mut failures = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(()) => ok.push(i),
+                Err(reason) => failures.push((i, reason)),
+            }
+        }
+        // Keep the good rows only, in order (failed rows are compacted away).
+        if !failures.is_empty() {
+            let mut w = 0;
+            for &i in &ok {
+                if i != w {
+                    out.copy_within(i * len..(i + 1) * len, w * len);
+                }
+                w += 1;
+            }
+            out.truncate(ok.len() * len);
+        }
+        let arr = PyArray1::from_vec(py, out).reshape(vec![ok.len(), len])?;
+        Ok((arr.into_any(), ok, failures))
+    }
+
+    fn run<'py>(&self, py: Python<'py>, sources: &[Source<'_>]) -> PyResult<RunResult<'py>> {
+        match self.dtype {
+            Dtype::U16 => self.run_typed::<u16>(py, sources),
+            Dtype::I32 => self.run_typed::<i32>(py, sources),
+            Dtype::I64 => self.run_typed::<i64>(py, sources),
+        }
+    }
+}
+
+#[pymethods]
+impl EncodeJob {
+    /// `max_pixels`: None for Pillow's limit (2 x 89,478,485), a negative number for no limit.
+    /// `draft`: JPEG DCT-domain downscaling towards the target size (fast mode, not bit-exact).
+    #[new]
+    #[pyo3(signature = (quantizer, height, width, resample, pillow_compat, dtype, num_threads=None, max_pixels=None, draft=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        quantizer: PyRef<'_, PyColorQuantizer>,
+        height: usize,
+        width: usize,
+        resample: i64,
+        pillow_compat: (i64, i64),
+        dtype: &str,
+        num_threads: Option<usize>,
+        max_pixels: Option<i64>,
+        draft: bool,
+    ) -> PyResult<Self> {
+        let input_error = |msg: String| py_error(py, "InputError", msg);
+        if height == 0 || width == 0 {
+            return Err(input_error(format!("size must be positive, got {height}x{width}")));
+        }
+        let filter = Filter::from_code(resample).map_err(|e| input_error(e.to_string()))?;
+        let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
+            .map_err(|e| input_error(e.to_string()))?;
+        let dtype = match dtype {
+            "uint16" => Dtype::U16,
+            "int32" => Dtype::I32,
+            "int64" => Dtype::I64,
+            other => return Err(input_error(format!("dtype must be uint16, int32 or int64, got {other}"))),
+        };
+        let max_pixels = match max_pixels {
+            None => Some(DEFAULT_MAX_PIXELS),
+            Some(n) if n < 0 => None,
+            Some(n) => Some(n as u64),
+        };
+        let pool = match num_threads {
+            None => None,
+            Some(0) => return Err(input_error("num_threads must be at least 1, got 0".into())),
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("imagegpt-encode-{i}"))
+                    .build()
+                    .map_err(|e| input_error(format!("cannot start {n} threads: {e}")))?,
+            ),
+        };
+        let decode = DecodeOptions {
+            max_pixels,
+            draft: if draft { Some((width as u32, height as u32)) } else { None },
+            jpeg_decoder: JpegDecoder::DEFAULT,
+        };
+        Ok(EncodeJob {
+            quantizer: Arc::clone(&quantizer.inner),
+            settings: EncodeSettings { height, width, filter, compat, decode },
+            dtype,
+            pool,
+        })
+    }
+
+    /// Tokens per image.
+    #[getter]
+    fn sequence_length(&self) -> usize {
+        self.settings.sequence_length()
+    }
+
+    /// The NumPy dtype name of the ids.
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        match self.dtype {
+            Dtype::U16 => "uint16",
+            Dtype::I32 => "int32",
+            Dtype::I64 => "int64",
+        }
+    }
+
+    /// Encodes image files; see the class docs for the result.
+    fn run_paths<'py>(&self, py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<RunResult<'py>> {
+        let sources: Vec<Source<'_>> = paths.iter().map(|p| Source::Path(p)).collect();
+        self.run(py, &sources)
+    }
+
+    /// Encodes encoded images held in byte strings.
+    fn run_bytes<'py>(&self, py: Python<'py>, blobs: Vec<Vec<u8>>) -> PyResult<RunResult<'py>> {
+        let sources: Vec<Source<'_>> = blobs.iter().map(|b| Source::Bytes(b)).collect();
+        self.run(py, &sources)
+    }
+
+    /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
+    fn run_arrays<'py>(&self, py: Python<'py>, images: Vec<Bound<'py, PyAny>>) -> PyResult<RunResult<'py>> {
+        let inputs = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut sources = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            if input.channels != 3 || input.rank != 3 {
+                return Err(py_error(
+                    py,
+                    "InputError",
+                    format!("images[{i}] must have shape (H, W, 3), got {} channels", input.channels),
+                ));
+            }
+            sources.push(Source::Rgb { data: input.data(), width: input.width, height: input.height });
+        }
+        self.run(py, &sources)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<EncodeJob>()?;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Bindings of `imagegpt_core::resize`: uint8 NumPy images in, new resized uint8 arrays out.
+
+use imagegpt_core::resize::{self as core_resize, Filter, ImageView, PillowCompat, ResizeError};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyMemoryError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::errors::py_error;
+
+fn to_py_error(py: Python<'_>, e: ResizeError, prefix: &str) -> PyErr {
+    match e {
+        ResizeError::OutOfMemory { .. } => PyMemoryError::new_err(format!("{prefix}{e}")),
+        _ => py_error(py, "InputError", format!("{prefix}{e}")),
+    }
+}
+
+/// One input image: the borrowed array, a C-ordered copy when the array is not C-contiguous, and its
+/// geometry.
+struct Input<'py> {
+    array: PyReadonlyArrayDyn<'py, u8>,
+    owned: Option<Vec<u8>>,
+    height: usize,
+    width: usize,
+    channels: usize,
+    rank: usize,
+}
+
+impl Input<'_> {
+    fn data(&self) -> &[u8] {
+        match &self.owned {
+            Some(v) => v,
+            // C-contiguous (checked in `extract`); an empty slice would fail the length check.
+            None => self.array.as_slice().unwrap_or(&[]),
+        }
+    }
+
+    fn view(&self) -> Result<ImageView<'_>, ResizeError> {
+        ImageView::new(self.data(), self.width, self.height, self.channels)
+    }
+}
+
+fn extract<'py>(py: Python<'py>, image: &Bound<'py, PyAny>, what: &str) -> PyResult<Input<'py>> {
+    let array = image.cast::<PyArrayDyn<u8>>().map_err(|_| {
+        let got = image
+            .getattr("dtype")
+            .and_then(|d| d.str().map(|s| format!("an array of dtype {s}")))
+            .or_else(|_| image.get_type().name().map(|n| format!("a {n}")))
+            .unwrap_or_else(|_| "another object".to_owned());
+        py_error(
+            py,
+            "InputError",
+            format!("{what} must be a uint8 NumPy array, got {got}"),
+        )
+    })?;
+    let array = array.readonly();
+    let shape = array.shape().to_vec();
+    let (height, width, channels) = match shape[..] {
+        [h, w] => (h, w, 1),
+        [h, w, c] => (h, w, c),
+        _ => {
+            return Err(py_error(
+                py,
+                "InputError",
+                format!("{what} must have 2 (H, W) or 3 (H, W, C) dimensions, got shape {shape:?}"),
+            ))
+        }
+    };
+    // `as_slice` also accepts Fortran-ordered arrays, whose bytes are not in row-major order.
+    let owned = if array.is_c_contiguous() && array.as_slice().is_ok() {
+        None
+    } else {
+        Some(array.as_array().iter().copied().collect::<Vec<u8>>())
+    };
+    Ok(Input {
+        array,
+        owned,
+        height,
+        width,
+        channels,
+        rank: shape.len(),
+    })
+}
+
+fn to_array<'py>(
+    py: Python<'py>,
+    data: Vec<u8>,
+    height: usize,
+    width: usize,
+    input: &Input<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let flat = PyArray1::from_vec(py, data);
+    let shaped = if input.rank == 2 {
+        flat.reshape(vec![height, width])?
+    } else {
+        flat.reshape(vec![height, width, input.channels])?
+    };
+    Ok(shaped.into_any())
+}
+
+fn settings(
+    py: Python<'_>,
+    resample: i64,
+    pillow_compat: (i64, i64),
+) -> PyResult<(Filter, PillowCompat)> {
+    let filter = Filter::from_code(resample).map_err(|e| to_py_error(py, e, ""))?;
+    let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
+        .map_err(|e| to_py_error(py, e, ""))?;
+    Ok((filter, compat))
+}
+
+/// Resizes `image` (uint8, `H x W` or `H x W x C` with C in 1, 3, 4; any strides) to `width x height`
+/// like `PIL.Image.resize((width, height), resample, reducing_gap=None)` of the Pillow release
+/// `pillow_compat = (major, minor)`. Returns a new C-contiguous array of the same rank. The GIL is
+/// released while resizing.
+#[pyfunction]
+fn resize<'py>(
+    py: Python<'py>,
+    image: &Bound<'py, PyAny>,
+    width: usize,
+    height: usize,
+    resample: i64,
+    pillow_compat: (i64, i64),
+) -> PyResult<Bound<'py, PyAny>> {
+    let input = extract(py, image, "image")?;
+    let (filter, compat) = settings(py, resample, pillow_compat)?;
+    let view = input.view().map_err(|e| to_py_error(py, e, ""))?;
+    let out = py
+        .detach(|| core_resize::resize(&view, width, height, filter, compat))
+        .map_err(|e| to_py_error(py, e, ""))?;
+    to_array(py, out, height, width, &input)
+}
+
+/// Resizes every image of `images` (a sequence of arrays as `resize` takes them, of any sizes) to
+/// `width x height`, in parallel over the images with the GIL released. Errors name the image's index.
+#[pyfunction]
+fn resize_many<'py>(
+    py: Python<'py>,
+    images: Vec<Bound<'py, PyAny>>,
+    width: usize,
+    height: usize,
+    resample: i64,
+    pillow_compat: (i64, i64),
+) -> PyResult<Bound<'py, PyList>> {
+    let inputs = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
+        .collect::<PyResult<Vec<_>>>()?;
+    let (filter, compat) = settings(py, resample, pillow_compat)?;
+    let views = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            input
+                .view()
+                .map_err(|e| to_py_error(py, e, &format!("images[{i}]: ")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let outs = py
+        .detach(|| core_resize::resize_many(&views, width, height, filter, compat))
+        .map_err(|(i, e)| to_py_error(py, e, &format!("images[{i}]: ")))?;
+    let arrays = outs
+        .into_iter()
+        .zip(&inputs)
+        .map(|(out, input)| to_array(py, out, height, width, input))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, arrays)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(resize, m)?)?;
+    m.add_function(wrap_pyfunction!(resize_many, m)?)?;
+    Ok(())
+}

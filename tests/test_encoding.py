@@ -1,0 +1,170 @@
+"""Dataset-scale encoding: files to input_ids against PIL.Image.open + transformers' processor."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from imagegpt_rs import ImageDecodeError, ImageGPTImageProcessor
+from imagegpt_rs.encoding import encode_bytes, encode_files, encode_to_directory, expand_inputs, load_directory
+
+PIL_Image = pytest.importorskip("PIL.Image")
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def photo_files(tmp_path_factory, rgb_photos):
+    """Real photos written as PNG and JPEG (4:2:0 and 4:4:4), at their size and downscaled."""
+    d = tmp_path_factory.mktemp("photos")
+    paths = []
+    for name, arr in rgb_photos.items():
+        im = PIL_Image.fromarray(arr)
+        paths.append(str(d / f"{name}.png"))
+        im.save(paths[-1])
+        paths.append(str(d / f"{name}.jpg"))
+        im.save(paths[-1], quality=85)
+        paths.append(str(d / f"{name}_444.jpg"))
+        im.save(paths[-1], quality=95, subsampling=0)
+    return paths
+
+
+def _reference(paths, clusters, size):
+    theirs = transformers.ImageGPTImageProcessor(clusters, size=size)
+    images = [PIL_Image.open(p).convert("RGB") for p in paths]
+    return theirs(images, return_tensors="np")["input_ids"]
+
+
+@pytest.mark.parametrize("size", [32, (24, 40)])
+def test_files_equal_pil_open_then_transformers(photo_files, photo_palette, size):
+    processor = ImageGPTImageProcessor(photo_palette, size=size)
+    result = encode_files(photo_files, processor)
+    assert result.failures == []
+    np.testing.assert_array_equal(result.indices, np.arange(len(photo_files)))
+    expected = _reference(photo_files, photo_palette, size)
+    png = [i for i, p in enumerate(photo_files) if p.endswith(".png")]
+    np.testing.assert_array_equal(result.ids[png], expected[png])
+    # JPEG: libjpeg-turbo, the decoder Pillow uses, gives identical pixels and so identical tokens.
+    np.testing.assert_array_equal(result.ids, expected)
+
+
+def test_bytes_and_dtypes(photo_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=16)
+    blobs = [open(p, "rb").read() for p in photo_files[:6]]
+    a = encode_bytes(blobs, processor, dtype=np.uint16)
+    b = encode_files(photo_files[:6], processor, dtype=np.int64)
+    assert a.ids.dtype == np.uint16 and b.ids.dtype == np.int64
+    np.testing.assert_array_equal(a.ids.astype(np.int64), b.ids)
+
+
+@pytest.fixture()
+def bad_files(tmp_path, photo_files):
+    good = photo_files[0]
+    data = open(good, "rb").read()
+    bad = {
+        "truncated.png": data[: len(data) // 3],
+        "empty.jpg": b"",
+        "text.png": b"this is not an image\n",
+        "corrupt.jpg": b"\xff\xd8\xff\xe0" + os.urandom(200),
+    }
+    out = {}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+        out[name] = str(tmp_path / name)
+    return out
+
+
+def test_skip_keeps_every_good_row_in_place(photo_files, bad_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=16)
+    good = photo_files[:5]
+    mixed = [good[0], bad_files["truncated.png"], good[1], bad_files["empty.jpg"], good[2],
+             bad_files["text.png"], good[3], bad_files["corrupt.jpg"], good[4], "/no/such/file.png"]
+    result = encode_files(mixed, processor, on_error="skip", chunk_size=3)
+    np.testing.assert_array_equal(result.indices, [0, 2, 4, 6, 8])
+    np.testing.assert_array_equal(result.ids, encode_files(good, processor).ids)
+    failed = {f.index: f for f in result.failures}
+    assert sorted(failed) == [1, 3, 5, 7, 9]
+    for f in result.failures:
+        assert f.path == mixed[f.index] and f.reason
+    assert "no such file" in failed[9].reason.lower() or "not found" in failed[9].reason.lower()
+
+
+def test_raise_names_the_file(photo_files, bad_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=16)
+    with pytest.raises(ImageDecodeError, match="text.png") as info:
+        encode_files([photo_files[0], bad_files["text.png"]], processor)
+    assert isinstance(info.value, OSError)
+
+
+def test_decompression_bomb_is_refused(tmp_path, photo_palette):
+    path = tmp_path / "big.png"
+    PIL_Image.new("RGB", (2000, 1000)).save(path)
+    processor = ImageGPTImageProcessor(photo_palette, size=8)
+    with pytest.raises(ImageDecodeError, match="big.png"):
+        encode_files([str(path)], processor, max_pixels=1_000_000)
+    assert len(encode_files([str(path)], processor, max_pixels=2_000_000)) == 1
+
+
+def test_directory_shards_manifest_and_load(tmp_path, photo_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=16)
+    out = tmp_path / "out"
+    manifest = encode_to_directory(photo_files, out, processor, shard_size=5, chunk_size=2)
+    assert manifest["complete"] and len(manifest["shards"]) == -(-len(photo_files) // 5)
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == manifest
+    assert ImageGPTImageProcessor.from_dict(on_disk["processor"]) == processor
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(len(photo_files)))
+    np.testing.assert_array_equal(ids, encode_files(photo_files, processor, dtype=np.uint16).ids)
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+    with pytest.raises(FileExistsError, match="resume"):
+        encode_to_directory(photo_files, out, processor, shard_size=5)
+
+
+def test_interrupted_run_resumes_without_redoing_shards(tmp_path, photo_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=16)
+    out = tmp_path / "out"
+    calls = []
+
+    def stop_after_two_shards(done, total, failed):
+        calls.append(done)
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        encode_to_directory(photo_files, out, processor, shard_size=4, chunk_size=4, progress=stop_after_two_shards)
+    partial = json.loads((out / "manifest.json").read_text())
+    assert not partial["complete"] and [s["start"] for s in partial["shards"]] == [0]
+    first = out / "shard-00000.npy"
+    mtime = first.stat().st_mtime_ns
+    manifest = encode_to_directory(photo_files, out, processor, shard_size=4, chunk_size=4, resume=True)
+    assert manifest["complete"]
+    assert first.stat().st_mtime_ns == mtime
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(len(photo_files)))
+    np.testing.assert_array_equal(ids, encode_files(photo_files, processor, dtype=np.uint16).ids)
+    with pytest.raises(ValueError, match="inputs differs"):
+        encode_to_directory(photo_files[:-1], out, processor, shard_size=4, resume=True)
+
+
+def test_parquet_shards(tmp_path, photo_files, photo_palette):
+    pytest.importorskip("pyarrow")
+    processor = ImageGPTImageProcessor(photo_palette, size=8)
+    out = tmp_path / "pq"
+    encode_to_directory(photo_files[:7], out, processor, fmt="parquet", shard_size=3)
+    ids, idx, manifest = load_directory(out)
+    assert manifest["format"] == "parquet"
+    np.testing.assert_array_equal(ids, encode_files(photo_files[:7], processor, dtype=np.uint16).ids)
+
+
+def test_expand_inputs(tmp_path, photo_files):
+    d = os.path.dirname(photo_files[0])
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(photo_files[:3]) + "\n")
+    assert expand_inputs([d]) == sorted(photo_files)
+    assert expand_inputs([f"@{listing}"]) == photo_files[:3]
+    assert expand_inputs([os.path.join(d, "*.png")]) == sorted(p for p in photo_files if p.endswith(".png"))
+    with pytest.raises(FileNotFoundError, match="nope"):
+        expand_inputs([str(tmp_path / "nope")])
