@@ -312,6 +312,9 @@ def test_processor_and_model_config():
     with pytest.raises(ConfigValidationError, match="n_positions"):
         fit.model_config(n_positions=10)
     assert "n_clusters=16" in repr(fit)
+    unsized = fit_palette(np.arange(3 * 40 * 40, dtype=np.int64).reshape(40, 40, 3) % 256, 16)
+    assert unsized.processor().size == {"height": 32, "width": 32}
+    assert unsized.model_config().n_positions == 1024
     assert isinstance(fit, PaletteFit) and fit.n_clusters == 16
 
 

@@ -333,8 +333,7 @@ def _cmd_fit_palette(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-    processor_kwargs = {} if args.size else {"size": {"height": 32, "width": 32}}
-    files = fit.save(args.out, processor_kwargs=processor_kwargs)
+    files = fit.save(args.out)
     print(
         f"fitted {fit.n_clusters} clusters on {fit.n_pixels:,} pixels ({fit.n_distinct_colors:,} distinct colors) "
         f"from {len(paths)} image(s): inertia {fit.inertia:.6g}, {fit.n_iter} iterations"

@@ -72,13 +72,14 @@ class PaletteFit:
     def processor(self, **kwargs: Any) -> Any:
         """An :class:`~imagegpt_rs.ImageGPTImageProcessor` with these clusters.
 
-        ``size`` defaults to the size the palette was fitted at (when one was given); every
-        keyword overrides the processor's defaults.
+        ``size`` defaults to the size the palette was fitted at, else 32x32 (ImageGPT's checkpoints'
+        size; the processor's own default, 256x256, would make 65536-token sequences); every keyword
+        overrides the processor's defaults.
         """
         from .image_processing import ImageGPTImageProcessor
 
-        if self.size is not None:
-            kwargs.setdefault("size", {"height": self.size[0], "width": self.size[1]})
+        h, w = self.size if self.size is not None else (32, 32)
+        kwargs.setdefault("size", {"height": h, "width": w})
         return ImageGPTImageProcessor(clusters=self.clusters.copy(), **kwargs)
 
     def model_config(self, image_size: Any = None, **kwargs: Any) -> Any:
