@@ -8,11 +8,22 @@
 //!
 //! The k-means follows scikit-learn's `KMeans(algorithm="lloyd")` step for step (greedy k-means++
 //! initialization, Lloyd iterations, the same stopping rules, empty clusters moved to the points
-//! farthest from their centers), so from the same initial centers it reaches the same centers. The
-//! assignment step prunes with Hamerly's bounds (one upper bound to the assigned center and one lower
-//! bound to every other center per point), which in three dimensions skips most distance
-//! computations after the first few iterations. Results do not depend on the number of threads:
-//! every floating-point sum is taken over fixed chunks and reduced in chunk order.
+//! farthest from their centers), so from the same initial centers it reaches the same centers (the
+//! k-means++ draws use our own SplitMix64 generator, so they differ from scikit-learn's). What makes
+//! it fast, all exact (no approximation changes a result):
+//! - points are visited in Morton (Z-curve) order, so consecutive points are close in color space;
+//! - k-means++ keeps points in blocks with bounding boxes and skips every block that a candidate
+//!   center cannot bring closer (its box is farther than the block's largest current distance);
+//! - the assignment step prunes with Hamerly's bounds (one upper bound to the assigned center and
+//!   one lower bound to every other center per point), and when a point must be searched, it
+//!   searches outward from its center through that center's neighbors sorted by distance, stopping
+//!   by the triangle inequality (for up to 2048 clusters);
+//! - bound updates, assignment and the M-step sums share one pass over the points.
+//!
+//! Results do not depend on the number of threads: every floating-point sum is taken over fixed
+//! chunks and reduced in chunk order.
+//!
+//! Palettes with fewer distinct colors than clusters: see [`fit_palette`].
 
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
