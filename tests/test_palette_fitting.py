@@ -140,6 +140,13 @@ def test_color_histogram_matches_numpy_unique(rgb_photos):
 
 
 # ------------------------------------------------------------------------------ determinism
+def test_image_order_does_not_matter(rgb_photos):
+    """Only the multiset of pixels counts (the colors are clustered in a fixed order)."""
+    a = fit_palette([rgb_photos["astronaut"], rgb_photos["rocket"]], 16, seed=5)
+    b = fit_palette([rgb_photos["rocket"], rgb_photos["astronaut"]], 16, seed=5)
+    assert a.clusters.tobytes() == b.clusters.tobytes()
+
+
 def test_deterministic_for_a_seed_and_any_thread_count(rgb_photos):
     imgs = [rgb_photos["astronaut"], rgb_photos["chelsea"]]
     a = fit_palette(imgs, 32, max_pixels=40_000, seed=7)
