@@ -28,6 +28,8 @@ _LAZY: dict[str, str] = {
     "Resampling": "resampling",
     "ColorQuantizer": "quantization",
     "decode_image": "decoding",
+    "fit_palette": "palette_fitting",
+    "PaletteFit": "palette_fitting",
 }
 
 __all__ = [
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .batch_feature import BatchFeature
     from .configuration import ImageGPTConfig, check_compatible
     from .image_processing import ImageGPTImageProcessor
+    from .palette_fitting import PaletteFit, fit_palette
     from .palettes import default_palette
     from .resampling import Resampling
     from .quantization import ColorQuantizer

@@ -51,3 +51,38 @@ def decode_image_file(
     draft: tuple[int, int] | None = None,
     jpeg_decoder: str | None = None,
 ) -> np.ndarray: ...
+
+# palette fitting (rust/python/src/kmeans.rs)
+import numpy as _np
+from typing import Callable as _Callable
+
+class ColorHistogram:
+    def __init__(self) -> None: ...
+    def add(self, pixels: _np.ndarray) -> None: ...
+    @property
+    def n_pixels(self) -> int: ...
+    def colors(self) -> tuple[_np.ndarray, _np.ndarray]: ...
+    def fit(
+        self,
+        n_clusters: int,
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        seed: int = 0,
+        init: _np.ndarray | None = None,
+        n_local_trials: int | None = None,
+        num_threads: int | None = None,
+        progress: _Callable[[str, int, int], object] | None = None,
+    ) -> tuple[_np.ndarray, float, int, bool, int, int]: ...
+
+def kmeans_fit(
+    points: _np.ndarray,
+    n_clusters: int,
+    weights: _np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    seed: int = 0,
+    init: _np.ndarray | None = None,
+    n_local_trials: int | None = None,
+    num_threads: int | None = None,
+    progress: _Callable[[str, int, int], object] | None = None,
+) -> tuple[_np.ndarray, float, int, bool]: ...

@@ -81,6 +81,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate model configs (config.json) and processor configs (preprocessor_config.json).",
     )
     c.add_argument("files", nargs="+", help="config files or directories holding them")
+
+    f = sub.add_parser(
+        "fit-palette",
+        help="fit a color palette (k-means clusters) to images and save it as a processor config",
+        description="Count the colors of the images (optionally resized and subsampled), run k-means in "
+        "ImageGPT's normalized color space, and write preprocessor_config.json + config.json to OUT, "
+        "ready for `imagegpt-rs encode --config OUT` and transformers' from_pretrained.",
+    )
+    f.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
+    f.add_argument("--clusters", type=int, default=512, help="palette size (default 512; vocab_size = clusters + 1)")
+    f.add_argument("-o", "--out", required=True, help="output directory")
+    f.add_argument("--size", type=_size, help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)")
+    f.add_argument("--max-pixels", type=int, help="at most this many pixels in total (uniform sample)")
+    f.add_argument("--max-pixels-per-image", type=int, help="at most this many pixels per image")
+    f.add_argument("--max-iter", type=int, default=100, help="maximum k-means iterations (default 100)")
+    f.add_argument("--tol", type=float, default=1e-4, help="relative tolerance on center shift (default 1e-4)")
+    f.add_argument("--seed", type=int, default=0, help="seed of sampling and initialization (default 0)")
+    f.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    f.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
 
@@ -250,9 +269,89 @@ def _validate_file(path: str) -> str:
     return f"model config, vocab_size {config.vocab_size}, n_positions {config.n_positions}"
 
 
+class _FitProgress:
+    """Progress of fit-palette: images read, then initial centers, then iterations."""
+
+    _LABELS = {"images": "reading images", "init": "choosing initial centers", "iteration": "k-means iterations"}
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+        self.stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        new_stage = stage != self.stage
+        if new_stage and self.tty and self.stage:
+            sys.stderr.write("\n")
+        self.stage = stage
+        if not self.tty and not new_stage and now - self.last < 5 and done < total:
+            return
+        self.last = now
+        label = self._LABELS.get(stage, stage)
+        elapsed = now - self.t0
+        if self.tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            sys.stderr.write(f"\r{label:26} [{bar}] {done}/{total} {elapsed:,.1f}s   ")
+        else:
+            sys.stderr.write(f"{label}: {done}/{total} ({elapsed:,.1f}s)\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self.stage:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _cmd_fit_palette(args: argparse.Namespace) -> int:
+    from .encoding import expand_inputs
+    from .palette_fitting import fit_palette
+
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        print("imagegpt-rs fit-palette: error: no image files found", file=sys.stderr)
+        return EXIT_ERROR
+    progress = _FitProgress(not args.quiet)
+    try:
+        fit = fit_palette(
+            paths,
+            args.clusters,
+            size=args.size,
+            max_pixels=args.max_pixels,
+            max_pixels_per_image=args.max_pixels_per_image,
+            max_iter=args.max_iter,
+            tol=args.tol,
+            seed=args.seed,
+            num_threads=args.workers,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    files = fit.save(args.out)
+    print(
+        f"fitted {fit.n_clusters} clusters on {fit.n_pixels:,} pixels ({fit.n_distinct_colors:,} distinct colors) "
+        f"from {len(paths)} image(s): inertia {fit.inertia:.6g}, {fit.n_iter} iterations"
+        f"{'' if fit.converged else ' (max-iter reached)'}"
+    )
+    for path in files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"encode": _cmd_encode, "preview": _cmd_preview, "validate": _cmd_validate}
+    handlers = {
+        "encode": _cmd_encode,
+        "preview": _cmd_preview,
+        "validate": _cmd_validate,
+        "fit-palette": _cmd_fit_palette,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

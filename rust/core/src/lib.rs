@@ -11,3 +11,4 @@ pub mod palette;
 pub mod quantize;
 pub mod pipeline;
 pub mod decode;
+pub mod kmeans;

@@ -11,6 +11,7 @@ mod errors;
 mod resize;
 mod quantize;
 mod pipeline;
+mod kmeans;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
 /// Python (`gil_used = false`).
@@ -22,5 +23,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quantize::register(m)?;
     pipeline::register(m)?;
     decode::register(m)?;
+    kmeans::register(m)?;
     Ok(())
 }
