@@ -21,12 +21,14 @@
 //! - more than one pixel row and more than one cluster (`?gemm`): an FMA chain in k order from a
 //!   zeroed accumulator, `fma(x2, c2, fma(x1, c1, x0 * c0))` ([`gemm_dot`]). This holds for every
 //!   float32 shape we measured (K from 2 to 65535, sampled) and for float64 unless `K % 8` is 4..=7 with
-//!   `K >= 196` (measured: 164 and below are unaffected). There OpenBLAS rounds the 4 columns
-//!   `K & !7 .. K & !3` with another order on most rows, *which* rows depending on the row's
-//!   position in the call and on the thread partition (`OPENBLAS_NUM_THREADS`), so numpy's own id
-//!   of a color for those 4 clusters depends on where the color sits in the array and no
-//!   per-color rule reproduces it. We keep the FMA chain there (a documented gap; a difference
-//!   needs a near-tie involving one of those 4 clusters).
+//!   `K >= 196` (measured: 188 and below are unaffected). There OpenBLAS computes the 4 columns
+//!   `K & !7 .. K & !3` as `fma(x2, c2, x0*c0 + x1*c1)` on the rows of whole 12-row blocks of each
+//!   thread's share of the rows and as the chain on the rest, so numpy's own id of a color for
+//!   those 4 clusters depends on where the color sits in the array and on the thread partition
+//!   (`OPENBLAS_NUM_THREADS`): no per-color rule reproduces it. We use the majority form for those
+//!   4 clusters ([`dgemm_tail`], [`dgemm_tail_dot`]): exact on every row of whole 12-row blocks,
+//!   and a documented gap on the up to 11 other rows per thread share (a difference needs a
+//!   near-tie involving one of those 4 clusters).
 //! - exactly one pixel row (`?gemv`): float64 `fma(x2, c2, fma(x0, c0, x1 * c1))` for every
 //!   cluster; float32 with `K <= 16384` depends on the cluster position (AVX-512 blocks of 16/8
 //!   use the FMA chain, a block of 4 and the last odd cluster the float64 form, a pair the plain
@@ -240,6 +242,26 @@ pub fn gemm_dot<T: Real>(x0: T, x1: T, x2: T, c: &[T; 3]) -> T {
     x2.fma(c[2], x1.fma(c[1], x0 * c[0]))
 }
 
+/// `ab` as OpenBLAS `dgemm` computes it for the clusters of [`dgemm_tail`] on most rows:
+/// `fma(x2, c2, x0*c0 + x1*c1)`.
+#[inline(always)]
+pub fn dgemm_tail_dot<T: Real>(x0: T, x1: T, x2: T, c: &[T; 3]) -> T {
+    x2.fma(c[2], x0 * c[0] + x1 * c[1])
+}
+
+/// The clusters whose float64 products OpenBLAS' `dgemm` rounds as [`dgemm_tail_dot`] on the
+/// rows of whole 12-row blocks (all rows but at most 11 per thread): the 4 columns
+/// `K & !7 .. K & !3` when `K % 8` is 4..=7 and `K >= 196` (measured; see the module docs). Using
+/// the majority form there makes the per-color answer match numpy on those rows.
+pub fn dgemm_tail(k: usize) -> std::ops::Range<u32> {
+    if k >= 196 && k % 8 >= 4 {
+        let lo = (k & !7) as u32;
+        lo..lo + 4
+    } else {
+        0..0
+    }
+}
+
 /// `ab` as OpenBLAS `?gemv` computes it for a single pixel row against cluster `j` of `k`.
 #[inline(always)]
 pub fn gemv_dot<T: Real>(x: [T; 3], c: &[T; 3], j: usize, k: usize, is_f32: bool) -> T {
@@ -320,8 +342,31 @@ impl<T: Real> Block<T> {
     }
 }
 
+/// One candidate against every pixel of the block; `ALT` selects [`dgemm_tail_dot`].
 #[inline(always)]
-fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
+#[allow(clippy::too_many_arguments)]
+fn eval_one<T: Real, const NAN: bool, const ALT: bool>(
+    x0: &[T],
+    x1: &[T],
+    x2: &[T],
+    a2: &[T],
+    bd: &mut [T],
+    bi: &mut [T],
+    c: &[T; 3],
+    bb: T,
+    jf: T,
+) {
+    for t in 0..x0.len() {
+        let ab = if ALT { dgemm_tail_dot(x0[t], x1[t], x2[t], c) } else { gemm_dot(x0[t], x1[t], x2[t], c) };
+        let d = distance(a2[t], ab, bb);
+        let take = better::<T, NAN>(d, bd[t]);
+        bd[t] = if take { d } else { bd[t] };
+        bi[t] = if take { jf } else { bi[t] };
+    }
+}
+
+#[inline(always)]
+fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
     let n = blk.n;
     let Some(&first) = cands.first() else { return };
     let Block { x0, x1, x2, a2, best_d, best_i, .. } = blk;
@@ -330,29 +375,25 @@ fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[
     bd.fill(T::INFINITY);
     bi.fill(T::from_index(first));
     for &j in cands {
-        let c = &cl[j as usize];
-        let bb = b2[j as usize];
-        let jf = T::from_index(j);
-        for t in 0..n {
-            let ab = gemm_dot(x0[t], x1[t], x2[t], c);
-            let d = distance(a2[t], ab, bb);
-            let take = better::<T, NAN>(d, bd[t]);
-            bd[t] = if take { d } else { bd[t] };
-            bi[t] = if take { jf } else { bi[t] };
+        let (c, bb, jf) = (&ar.cl[j as usize], ar.b2[j as usize], T::from_index(j));
+        if ar.tail.contains(&j) {
+            eval_one::<T, NAN, true>(x0, x1, x2, a2, bd, bi, c, bb, jf);
+        } else {
+            eval_one::<T, NAN, false>(x0, x1, x2, a2, bd, bi, c, bb, jf);
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn eval_avx2<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
-    eval_body::<T, NAN>(blk, cands, cl, b2)
+unsafe fn eval_avx2<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
+    eval_body::<T, NAN>(blk, cands, ar)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn eval_avx512<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
-    eval_body::<T, NAN>(blk, cands, cl, b2)
+unsafe fn eval_avx512<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
+    eval_body::<T, NAN>(blk, cands, ar)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -389,32 +430,32 @@ fn isa() -> Isa {
 /// Evaluates the reference formula of every pixel of `blk` over `cands` (ascending indices) and
 /// leaves the argmin in `blk.best_i`. Every ISA computes the same IEEE results: `fma` is exact
 /// fused multiply-add in all of them (a library call without hardware FMA), nothing else is fused.
-fn eval<T: Real>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T], nan: bool) {
+fn eval<T: Real>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>, nan: bool) {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa()` returned Avx512 only after `is_x86_feature_detected!` confirmed avx512f,
         // avx512vl, avx2 and fma on this CPU, the features `eval_avx512` is compiled for.
         Isa::Avx512 => unsafe {
             if nan {
-                eval_avx512::<T, true>(blk, cands, cl, b2)
+                eval_avx512::<T, true>(blk, cands, ar)
             } else {
-                eval_avx512::<T, false>(blk, cands, cl, b2)
+                eval_avx512::<T, false>(blk, cands, ar)
             }
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa()` returned Avx2 only after `is_x86_feature_detected!` confirmed avx2 and fma.
         Isa::Avx2 => unsafe {
             if nan {
-                eval_avx2::<T, true>(blk, cands, cl, b2)
+                eval_avx2::<T, true>(blk, cands, ar)
             } else {
-                eval_avx2::<T, false>(blk, cands, cl, b2)
+                eval_avx2::<T, false>(blk, cands, ar)
             }
         },
         Isa::Generic => {
             if nan {
-                eval_body::<T, true>(blk, cands, cl, b2)
+                eval_body::<T, true>(blk, cands, ar)
             } else {
-                eval_body::<T, false>(blk, cands, cl, b2)
+                eval_body::<T, false>(blk, cands, ar)
             }
         }
     }
@@ -430,6 +471,8 @@ struct Arith<T> {
     cl: Vec<[T; 3]>,
     b2: Vec<T>,
     is_f32: bool,
+    /// Clusters that `dgemm` computes with [`dgemm_tail_dot`] (float64 arithmetic only).
+    tail: std::ops::Range<u32>,
 }
 
 /// Pruning data (float64, exact copies of the cluster values).
@@ -546,7 +589,7 @@ fn fill_leaf<T: Real>(
             }
         }
     }
-    eval(blk, &cands, &ar.cl, &ar.b2, !geo.extreme.is_empty());
+    eval(blk, &cands, ar, !geo.extreme.is_empty());
     let mut t = 0;
     for r in bx.lo[0]..bx.hi[0] {
         for g in bx.lo[1]..bx.hi[1] {
@@ -763,7 +806,7 @@ impl Quantizer {
                 let b2: Vec<f32> = c.iter().map(|v| sum_sq(*v)).collect();
                 let b2_64 = b2.iter().map(|&v| v as f64).collect();
                 let bits = c.iter().flat_map(|v| v.iter().map(|x| x.to_bits() as u64)).collect();
-                (Some(Arith { cl: c.clone(), b2, is_f32: true }), b2_64, f32::UNIT, true, bits)
+                (Some(Arith { cl: c.clone(), b2, is_f32: true, tail: 0..0 }), b2_64, f32::UNIT, true, bits)
             }
             Clusters::F64(c) => {
                 let b2: Vec<f64> = c.iter().map(|v| sum_sq(*v)).collect();
@@ -783,7 +826,7 @@ impl Quantizer {
             ),
         };
         Ok(Quantizer {
-            a64: Arith { cl: c64.clone(), b2: b2_64, is_f32 },
+            a64: Arith { tail: dgemm_tail(c64.len()), cl: c64.clone(), b2: b2_64, is_f32 },
             a32,
             geo: Geometry::new(c64, unit),
             key: (is_f32, bits),
@@ -938,7 +981,7 @@ impl Quantizer {
                 let x = [nt[px[0] as usize], nt[px[1] as usize], nt[px[2] as usize]];
                 blk.push(x.map(T::from_f32), T::from_f32(sum_sq(x)));
             }
-            eval(blk, &cands, &ar.cl, &ar.b2, nan);
+            eval(blk, &cands, ar, nan);
             for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
                 *oi = O::from_id(b.to_index());
             }
@@ -1019,7 +1062,7 @@ impl Quantizer {
                 let a2 = sum_sq(x).to_f64();
                 blk.push(x.map(|v| T::from_f64(v.to_f64())), T::from_f64(a2));
             }
-            eval(blk, &cands, &ar.cl, &ar.b2, nan);
+            eval(blk, &cands, ar, nan);
             for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
                 *oi = O::from_id(b.to_index());
             }
@@ -1146,6 +1189,16 @@ mod tests {
         // an 8-red slab is one contiguous range
         assert_eq!(brick_index(8, 0, 0), 8 << 16);
         assert_eq!(brick_index(15, 255, 255), (16 << 16) - 1);
+    }
+
+    #[test]
+    fn dgemm_tail_columns() {
+        assert_eq!(dgemm_tail(512), 0..0);
+        assert_eq!(dgemm_tail(188), 0..0);
+        assert_eq!(dgemm_tail(196), 192..196);
+        assert_eq!(dgemm_tail(199), 192..196);
+        assert_eq!(dgemm_tail(65535), 65528..65532);
+        assert_eq!(dgemm_tail(65531), 0..0);
     }
 
     #[test]
