@@ -215,6 +215,23 @@ def test_65535_clusters(dtype):
     assert_ids_equal(got, want, colors, f"65535 clusters {np.dtype(dtype)}")
 
 
+def test_float64_dgemm_tail_columns():
+    """float64 palettes with K % 8 in 4..7 and K >= 196: OpenBLAS rounds the 4 columns K&~7..K&~3
+    differently on the rows of whole 12-row blocks than on the others, so NumPy's own ids depend on
+    the row position. We follow the block rows (every row of 300-row calls); 9-row calls differ.
+    The tail clusters come in pairs 1 ulp apart, so their order is decided by rounding alone."""
+    rng = np.random.default_rng(4)
+    far = rng.uniform(2, 3, (256, 3))
+    c, h = rng.uniform(-0.5, 0.5, 3), rng.uniform(-0.5, 0.5, 3)
+    tail = [c, c + [np.spacing(c[0]), 0, 0], h, h + [0, -np.spacing(h[1]), np.spacing(h[2])]]
+    clusters = np.concatenate([far, tail])  # K = 260: columns 256..259 are the tail
+    colors = random_colors(300 * 400, seed=1)
+    want = reference_ids(colors, clusters, chunk=300)
+    assert_ids_equal(ColorQuantizer(clusters).quantize(colors), want, colors, "dgemm tail columns")
+    short_calls = reference_ids(colors, clusters, chunk=9)
+    assert (short_calls != want).mean() > 0.01  # the gap: NumPy itself is position-dependent here
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_single_pixel_uses_the_single_row_arithmetic(kmeans512, dtype):
     """One pixel in total: NumPy calls the BLAS gemv, which rounds differently; we follow it."""

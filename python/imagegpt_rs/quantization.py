@@ -217,4 +217,7 @@ class ColorQuantizer:
         return (_rebuild, (np.array(self._clusters), self._num_threads))
 
     def __repr__(self) -> str:
-        return f"ColorQuantizer(n_clusters={self.n_clusters}, dtype={self._clusters.dtype}, num_threads={self.num_threads})"
+        return (
+            f"ColorQuantizer(n_clusters={self.n_clusters}, dtype={self._clusters.dtype}, "
+            f"num_threads={self.num_threads})"
+        )

@@ -45,7 +45,11 @@ fn format_value(v: f64) -> String {
     if v.is_nan() {
         "nan".to_owned()
     } else if v.is_infinite() {
-        if v > 0.0 { "inf".to_owned() } else { "-inf".to_owned() }
+        if v > 0.0 {
+            "inf".to_owned()
+        } else {
+            "-inf".to_owned()
+        }
     } else {
         format!("{v}")
     }
@@ -70,18 +74,30 @@ impl Palette {
     pub fn from_f32(values: &[f32]) -> Result<Self, PaletteError> {
         check_len(values.len())?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(PaletteError::NonFinite { row: i / 3, col: i % 3, value: format_value(values[i] as f64) });
+            return Err(PaletteError::NonFinite {
+                row: i / 3,
+                col: i % 3,
+                value: format_value(values[i] as f64),
+            });
         }
-        Ok(Self { clusters: Clusters::F32(values.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()) })
+        Ok(Self {
+            clusters: Clusters::F32(values.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()),
+        })
     }
 
     /// Builds a float64 palette from row-major values `[r0, g0, b0, r1, ...]`.
     pub fn from_f64(values: &[f64]) -> Result<Self, PaletteError> {
         check_len(values.len())?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(PaletteError::NonFinite { row: i / 3, col: i % 3, value: format_value(values[i]) });
+            return Err(PaletteError::NonFinite {
+                row: i / 3,
+                col: i % 3,
+                value: format_value(values[i]),
+            });
         }
-        Ok(Self { clusters: Clusters::F64(values.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()) })
+        Ok(Self {
+            clusters: Clusters::F64(values.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()),
+        })
     }
 
     /// The number of clusters `K`.
@@ -138,15 +154,28 @@ mod tests {
         assert_eq!(Palette::from_f64(&[]), Err(PaletteError::Empty));
         assert!(matches!(Palette::from_f64(&[1.0, 2.0]), Err(PaletteError::Shape(_))));
         let too_many = vec![0.0f32; 3 * (MAX_CLUSTERS + 1)];
-        assert_eq!(Palette::from_f32(&too_many), Err(PaletteError::TooMany(MAX_CLUSTERS + 1)));
+        assert_eq!(
+            Palette::from_f32(&too_many),
+            Err(PaletteError::TooMany(MAX_CLUSTERS + 1))
+        );
         assert!(Palette::from_f32(&vec![0.0f32; 3 * MAX_CLUSTERS]).is_ok());
     }
 
     #[test]
     fn non_finite_names_row_and_column() {
         let e = Palette::from_f64(&[0.0, 0.0, 0.0, 0.0, f64::NAN, 0.0]).unwrap_err();
-        assert_eq!(e, PaletteError::NonFinite { row: 1, col: 1, value: "nan".into() });
-        assert_eq!(e.to_string(), "clusters[1, 1] = nan is not finite (every cluster value must be a finite number)");
+        assert_eq!(
+            e,
+            PaletteError::NonFinite {
+                row: 1,
+                col: 1,
+                value: "nan".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "clusters[1, 1] = nan is not finite (every cluster value must be a finite number)"
+        );
         let e = Palette::from_f32(&[0.0, 0.0, f32::NEG_INFINITY]).unwrap_err();
         assert!(e.to_string().contains("clusters[0, 2] = -inf"));
     }

@@ -21,12 +21,14 @@
 //! - more than one pixel row and more than one cluster (`?gemm`): an FMA chain in k order from a
 //!   zeroed accumulator, `fma(x2, c2, fma(x1, c1, x0 * c0))` ([`gemm_dot`]). This holds for every
 //!   float32 shape we measured (K from 2 to 65535, sampled) and for float64 unless `K % 8` is 4..=7 with
-//!   `K >= 196` (measured: 164 and below are unaffected). There OpenBLAS rounds the 4 columns
-//!   `K & !7 .. K & !3` with another order on most rows, *which* rows depending on the row's
-//!   position in the call and on the thread partition (`OPENBLAS_NUM_THREADS`), so numpy's own id
-//!   of a color for those 4 clusters depends on where the color sits in the array and no
-//!   per-color rule reproduces it. We keep the FMA chain there (a documented gap; a difference
-//!   needs a near-tie involving one of those 4 clusters).
+//!   `K >= 196` (measured: 188 and below are unaffected). There OpenBLAS computes the 4 columns
+//!   `K & !7 .. K & !3` as `fma(x2, c2, x0*c0 + x1*c1)` on the rows of whole 12-row blocks of each
+//!   thread's share of the rows and as the chain on the rest, so numpy's own id of a color for
+//!   those 4 clusters depends on where the color sits in the array and on the thread partition
+//!   (`OPENBLAS_NUM_THREADS`): no per-color rule reproduces it. We use the majority form for those
+//!   4 clusters ([`dgemm_tail`], [`dgemm_tail_dot`]): exact on every row of whole 12-row blocks,
+//!   and a documented gap on the up to 11 other rows per thread share (a difference needs a
+//!   near-tie involving one of those 4 clusters).
 //! - exactly one pixel row (`?gemv`): float64 `fma(x2, c2, fma(x0, c0, x1 * c1))` for every
 //!   cluster; float32 with `K <= 16384` depends on the cluster position (AVX-512 blocks of 16/8
 //!   use the FMA chain, a block of 4 and the last odd cluster the float64 form, a pair the plain
@@ -109,7 +111,11 @@ pub enum QuantizeError {
     OutLength { expected: usize, got: usize },
     /// A NaN or infinite float pixel value.
     #[error("pixel {pixel}, channel {channel} = {value} is not finite")]
-    NonFinite { pixel: usize, channel: usize, value: String },
+    NonFinite {
+        pixel: usize,
+        channel: usize,
+        value: String,
+    },
     /// A token id outside `0..n_clusters`.
     #[error("ids[{index}] = {id} is out of range for {n_clusters} clusters (valid ids: 0..{n_clusters})")]
     IdOutOfRange { index: usize, id: i64, n_clusters: usize },
@@ -134,7 +140,9 @@ impl QuantizeError {
             QuantizeError::NonFinite { pixel, channel, value } => {
                 let pos = unravel(*pixel, lead_shape);
                 let sep = if pos.is_empty() { "" } else { ", " };
-                format!("pixels[{pos}{sep}{channel}] = {value} is not finite (every pixel value must be a finite number)")
+                format!(
+                    "pixels[{pos}{sep}{channel}] = {value} is not finite (every pixel value must be a finite number)"
+                )
             }
             QuantizeError::IdOutOfRange { index, id, n_clusters } => format!(
                 "ids[{}] = {id} is out of range for {n_clusters} clusters (valid ids: 0..{})",
@@ -240,6 +248,26 @@ pub fn gemm_dot<T: Real>(x0: T, x1: T, x2: T, c: &[T; 3]) -> T {
     x2.fma(c[2], x1.fma(c[1], x0 * c[0]))
 }
 
+/// `ab` as OpenBLAS `dgemm` computes it for the clusters of [`dgemm_tail`] on most rows:
+/// `fma(x2, c2, x0*c0 + x1*c1)`.
+#[inline(always)]
+pub fn dgemm_tail_dot<T: Real>(x0: T, x1: T, x2: T, c: &[T; 3]) -> T {
+    x2.fma(c[2], x0 * c[0] + x1 * c[1])
+}
+
+/// The clusters whose float64 products OpenBLAS' `dgemm` rounds as [`dgemm_tail_dot`] on the
+/// rows of whole 12-row blocks (all rows but at most 11 per thread): the 4 columns
+/// `K & !7 .. K & !3` when `K % 8` is 4..=7 and `K >= 196` (measured; see the module docs). Using
+/// the majority form there makes the per-color answer match numpy on those rows.
+pub fn dgemm_tail(k: usize) -> std::ops::Range<u32> {
+    if k >= 196 && k % 8 >= 4 {
+        let lo = (k & !7) as u32;
+        lo..lo + 4
+    } else {
+        0..0
+    }
+}
+
 /// `ab` as OpenBLAS `?gemv` computes it for a single pixel row against cluster `j` of `k`.
 #[inline(always)]
 pub fn gemv_dot<T: Real>(x: [T; 3], c: &[T; 3], j: usize, k: usize, is_f32: bool) -> T {
@@ -320,39 +348,70 @@ impl<T: Real> Block<T> {
     }
 }
 
+/// One candidate against every pixel of the block; `ALT` selects [`dgemm_tail_dot`].
 #[inline(always)]
-fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
+#[allow(clippy::too_many_arguments)]
+fn eval_one<T: Real, const NAN: bool, const ALT: bool>(
+    x0: &[T],
+    x1: &[T],
+    x2: &[T],
+    a2: &[T],
+    bd: &mut [T],
+    bi: &mut [T],
+    c: &[T; 3],
+    bb: T,
+    jf: T,
+) {
+    for t in 0..x0.len() {
+        let ab = if ALT {
+            dgemm_tail_dot(x0[t], x1[t], x2[t], c)
+        } else {
+            gemm_dot(x0[t], x1[t], x2[t], c)
+        };
+        let d = distance(a2[t], ab, bb);
+        let take = better::<T, NAN>(d, bd[t]);
+        bd[t] = if take { d } else { bd[t] };
+        bi[t] = if take { jf } else { bi[t] };
+    }
+}
+
+#[inline(always)]
+fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
     let n = blk.n;
     let Some(&first) = cands.first() else { return };
-    let Block { x0, x1, x2, a2, best_d, best_i, .. } = blk;
+    let Block {
+        x0,
+        x1,
+        x2,
+        a2,
+        best_d,
+        best_i,
+        ..
+    } = blk;
     let (x0, x1, x2, a2) = (&x0[..n], &x1[..n], &x2[..n], &a2[..n]);
     let (bd, bi) = (&mut best_d[..n], &mut best_i[..n]);
     bd.fill(T::INFINITY);
     bi.fill(T::from_index(first));
     for &j in cands {
-        let c = &cl[j as usize];
-        let bb = b2[j as usize];
-        let jf = T::from_index(j);
-        for t in 0..n {
-            let ab = gemm_dot(x0[t], x1[t], x2[t], c);
-            let d = distance(a2[t], ab, bb);
-            let take = better::<T, NAN>(d, bd[t]);
-            bd[t] = if take { d } else { bd[t] };
-            bi[t] = if take { jf } else { bi[t] };
+        let (c, bb, jf) = (&ar.cl[j as usize], ar.b2[j as usize], T::from_index(j));
+        if ar.tail.contains(&j) {
+            eval_one::<T, NAN, true>(x0, x1, x2, a2, bd, bi, c, bb, jf);
+        } else {
+            eval_one::<T, NAN, false>(x0, x1, x2, a2, bd, bi, c, bb, jf);
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn eval_avx2<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
-    eval_body::<T, NAN>(blk, cands, cl, b2)
+unsafe fn eval_avx2<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
+    eval_body::<T, NAN>(blk, cands, ar)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn eval_avx512<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T]) {
-    eval_body::<T, NAN>(blk, cands, cl, b2)
+unsafe fn eval_avx512<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
+    eval_body::<T, NAN>(blk, cands, ar)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -389,32 +448,32 @@ fn isa() -> Isa {
 /// Evaluates the reference formula of every pixel of `blk` over `cands` (ascending indices) and
 /// leaves the argmin in `blk.best_i`. Every ISA computes the same IEEE results: `fma` is exact
 /// fused multiply-add in all of them (a library call without hardware FMA), nothing else is fused.
-fn eval<T: Real>(blk: &mut Block<T>, cands: &[u32], cl: &[[T; 3]], b2: &[T], nan: bool) {
+fn eval<T: Real>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>, nan: bool) {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa()` returned Avx512 only after `is_x86_feature_detected!` confirmed avx512f,
         // avx512vl, avx2 and fma on this CPU, the features `eval_avx512` is compiled for.
         Isa::Avx512 => unsafe {
             if nan {
-                eval_avx512::<T, true>(blk, cands, cl, b2)
+                eval_avx512::<T, true>(blk, cands, ar)
             } else {
-                eval_avx512::<T, false>(blk, cands, cl, b2)
+                eval_avx512::<T, false>(blk, cands, ar)
             }
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa()` returned Avx2 only after `is_x86_feature_detected!` confirmed avx2 and fma.
         Isa::Avx2 => unsafe {
             if nan {
-                eval_avx2::<T, true>(blk, cands, cl, b2)
+                eval_avx2::<T, true>(blk, cands, ar)
             } else {
-                eval_avx2::<T, false>(blk, cands, cl, b2)
+                eval_avx2::<T, false>(blk, cands, ar)
             }
         },
         Isa::Generic => {
             if nan {
-                eval_body::<T, true>(blk, cands, cl, b2)
+                eval_body::<T, true>(blk, cands, ar)
             } else {
-                eval_body::<T, false>(blk, cands, cl, b2)
+                eval_body::<T, false>(blk, cands, ar)
             }
         }
     }
@@ -430,6 +489,8 @@ struct Arith<T> {
     cl: Vec<[T; 3]>,
     b2: Vec<T>,
     is_f32: bool,
+    /// Clusters that `dgemm` computes with [`dgemm_tail_dot`] (float64 arithmetic only).
+    tail: std::ops::Range<u32>,
 }
 
 /// Pruning data (float64, exact copies of the cluster values).
@@ -443,7 +504,10 @@ struct Geometry {
 
 impl Geometry {
     fn new(c: Vec<[f64; 3]>, unit: f64) -> Self {
-        let norm = c.iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+        let norm = c
+            .iter()
+            .map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt())
+            .collect();
         let (mut normal, mut extreme) = (Vec::new(), Vec::new());
         for (j, v) in c.iter().enumerate() {
             if v.iter().any(|x| x.abs() > EXTREME) {
@@ -452,7 +516,13 @@ impl Geometry {
                 normal.push(j as u32);
             }
         }
-        Geometry { c, norm, normal, extreme, unit }
+        Geometry {
+            c,
+            norm,
+            normal,
+            extreme,
+            unit,
+        }
     }
 }
 
@@ -493,7 +563,11 @@ fn prune(geo: &Geometry, bx: &ColorBox, cands: &[u32], scratch: &mut Vec<(f64, f
     let nt = norm_table();
     let lo: [f64; 3] = std::array::from_fn(|a| nt[bx.lo[a]] as f64);
     let hi: [f64; 3] = std::array::from_fn(|a| nt[bx.hi[a] - 1] as f64);
-    let xmax = (0..3).map(|a| lo[a].abs().max(hi[a].abs())).map(|v| v * v).sum::<f64>().sqrt();
+    let xmax = (0..3)
+        .map(|a| lo[a].abs().max(hi[a].abs()))
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt();
     scratch.clear();
     let mut best_upper = f64::INFINITY;
     for &j in cands {
@@ -512,7 +586,12 @@ fn prune(geo: &Geometry, bx: &ColorBox, cands: &[u32], scratch: &mut Vec<(f64, f
         scratch.push((l - e, m + e));
         best_upper = best_upper.min(m + e);
     }
-    cands.iter().zip(scratch.iter()).filter(|(_, &(le, _))| le <= best_upper).map(|(&j, _)| j).collect()
+    cands
+        .iter()
+        .zip(scratch.iter())
+        .filter(|(_, &(le, _))| le <= best_upper)
+        .map(|(&j, _)| j)
+        .collect()
 }
 
 /// Merges the always-kept extreme clusters into a sorted candidate list.
@@ -542,11 +621,14 @@ fn fill_leaf<T: Real>(
         for g in bx.lo[1]..bx.hi[1] {
             for b in bx.lo[2]..bx.hi[2] {
                 let x = [nt[r], nt[g], nt[b]];
-                blk.push([T::from_f32(x[0]), T::from_f32(x[1]), T::from_f32(x[2])], T::from_f32(sum_sq(x)));
+                blk.push(
+                    [T::from_f32(x[0]), T::from_f32(x[1]), T::from_f32(x[2])],
+                    T::from_f32(sum_sq(x)),
+                );
             }
         }
     }
-    eval(blk, &cands, &ar.cl, &ar.b2, !geo.extreme.is_empty());
+    eval(blk, &cands, ar, !geo.extreme.is_empty());
     let mut t = 0;
     for r in bx.lo[0]..bx.hi[0] {
         for g in bx.lo[1]..bx.hi[1] {
@@ -584,13 +666,20 @@ fn fill_box<T: Real>(
 
 fn build_table<T: Real>(ar: &Arith<T>, geo: &Geometry) -> LookupTable {
     let mut table = LookupTable::new_zeroed();
-    table.as_mut_slice().par_chunks_mut(SLAB << 16).enumerate().for_each(|(s, slab)| {
-        let r0 = s * SLAB;
-        let bx = ColorBox { lo: [r0, 0, 0], hi: [r0 + SLAB, 256, 256] };
-        let mut blk = Block::<T>::new();
-        let mut scratch = Vec::new();
-        fill_box(ar, geo, bx, &geo.normal, slab, r0, &mut blk, &mut scratch);
-    });
+    table
+        .as_mut_slice()
+        .par_chunks_mut(SLAB << 16)
+        .enumerate()
+        .for_each(|(s, slab)| {
+            let r0 = s * SLAB;
+            let bx = ColorBox {
+                lo: [r0, 0, 0],
+                hi: [r0 + SLAB, 256, 256],
+            };
+            let mut blk = Block::<T>::new();
+            let mut scratch = Vec::new();
+            fill_box(ar, geo, bx, &geo.normal, slab, r0, &mut blk, &mut scratch);
+        });
     table
 }
 
@@ -639,7 +728,9 @@ impl LookupTable {
         let layout = Self::layout();
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { std::alloc::alloc(layout) } as *mut u16;
-        let Some(ptr) = std::ptr::NonNull::new(raw) else { std::alloc::handle_alloc_error(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw) else {
+            std::alloc::handle_alloc_error(layout)
+        };
         #[cfg(target_os = "linux")]
         // SAFETY: [raw, raw + 32 MiB) is our allocation, 2 MiB aligned (so page aligned);
         // MADV_HUGEPAGE (14) only changes how the kernel backs it and fails harmlessly if THP is off.
@@ -757,13 +848,28 @@ impl Quantizer {
     /// A quantizer over `palette`. `num_threads`: `None` uses rayon's global pool (all cores),
     /// `Some(n)` a dedicated pool of `n` threads (`n >= 1`).
     pub fn new(palette: Palette, num_threads: Option<usize>) -> Result<Self, String> {
-        let c64: Vec<[f64; 3]> = palette.to_f64_vec().chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let c64: Vec<[f64; 3]> = palette
+            .to_f64_vec()
+            .chunks_exact(3)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect();
         let (a32, b2_64, unit, is_f32, bits) = match palette.clusters() {
             Clusters::F32(c) => {
                 let b2: Vec<f32> = c.iter().map(|v| sum_sq(*v)).collect();
                 let b2_64 = b2.iter().map(|&v| v as f64).collect();
                 let bits = c.iter().flat_map(|v| v.iter().map(|x| x.to_bits() as u64)).collect();
-                (Some(Arith { cl: c.clone(), b2, is_f32: true }), b2_64, f32::UNIT, true, bits)
+                (
+                    Some(Arith {
+                        cl: c.clone(),
+                        b2,
+                        is_f32: true,
+                        tail: 0..0,
+                    }),
+                    b2_64,
+                    f32::UNIT,
+                    true,
+                    bits,
+                )
             }
             Clusters::F64(c) => {
                 let b2: Vec<f64> = c.iter().map(|v| sum_sq(*v)).collect();
@@ -783,7 +889,12 @@ impl Quantizer {
             ),
         };
         Ok(Quantizer {
-            a64: Arith { cl: c64.clone(), b2: b2_64, is_f32 },
+            a64: Arith {
+                tail: dgemm_tail(c64.len()),
+                cl: c64.clone(),
+                b2: b2_64,
+                is_f32,
+            },
             a32,
             geo: Geometry::new(c64, unit),
             key: (is_f32, bits),
@@ -805,7 +916,9 @@ impl Quantizer {
 
     /// Number of threads the quantizer runs on.
     pub fn num_threads(&self) -> usize {
-        self.pool.as_ref().map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
     }
 
     /// Whether the lookup table is built (or was found in the process-wide cache).
@@ -882,7 +995,10 @@ impl Quantizer {
         }
         let n = pixels.len() / 3;
         if out.len() != n {
-            return Err(QuantizeError::OutLength { expected: n, got: out.len() });
+            return Err(QuantizeError::OutLength {
+                expected: n,
+                got: out.len(),
+            });
         }
         if n == 0 {
             return Ok(());
@@ -914,12 +1030,14 @@ impl Quantizer {
         };
         let table = table.as_array();
         self.install(|| {
-            out.par_chunks_mut(CHUNK).zip(pixels.par_chunks(3 * CHUNK)).for_each(|(o, p)| {
-                for (oi, px) in o.iter_mut().zip(p.chunks_exact(3)) {
-                    let idx = brick_index(px[0] as usize, px[1] as usize, px[2] as usize);
-                    *oi = O::from_id(table[idx]);
-                }
-            })
+            out.par_chunks_mut(CHUNK)
+                .zip(pixels.par_chunks(3 * CHUNK))
+                .for_each(|(o, p)| {
+                    for (oi, px) in o.iter_mut().zip(p.chunks_exact(3)) {
+                        let idx = brick_index(px[0] as usize, px[1] as usize, px[2] as usize);
+                        *oi = O::from_id(table[idx]);
+                    }
+                })
         });
         Ok(())
     }
@@ -932,17 +1050,19 @@ impl Quantizer {
         let cands = self.all_candidates();
         let nan = !self.geo.extreme.is_empty();
         let nt = norm_table();
-        out.par_chunks_mut(BLOCK).zip(pixels.par_chunks(3 * BLOCK)).for_each_init(Block::<T>::new, |blk, (o, p)| {
-            blk.n = 0;
-            for px in p.chunks_exact(3) {
-                let x = [nt[px[0] as usize], nt[px[1] as usize], nt[px[2] as usize]];
-                blk.push(x.map(T::from_f32), T::from_f32(sum_sq(x)));
-            }
-            eval(blk, &cands, &ar.cl, &ar.b2, nan);
-            for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
-                *oi = O::from_id(b.to_index());
-            }
-        });
+        out.par_chunks_mut(BLOCK)
+            .zip(pixels.par_chunks(3 * BLOCK))
+            .for_each_init(Block::<T>::new, |blk, (o, p)| {
+                blk.n = 0;
+                for px in p.chunks_exact(3) {
+                    let x = [nt[px[0] as usize], nt[px[1] as usize], nt[px[2] as usize]];
+                    blk.push(x.map(T::from_f32), T::from_f32(sum_sq(x)));
+                }
+                eval(blk, &cands, ar, nan);
+                for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
+                    *oi = O::from_id(b.to_index());
+                }
+            });
     }
 
     /// Quantizes already-normalized float32 pixels with the reference formula (all clusters).
@@ -961,7 +1081,10 @@ impl Quantizer {
         }
         let n = pixels.len() / 3;
         if out.len() != n {
-            return Err(QuantizeError::OutLength { expected: n, got: out.len() });
+            return Err(QuantizeError::OutLength {
+                expected: n,
+                got: out.len(),
+            });
         }
         if let Some(i) = pixels.iter().position(|v| !v.to_f64().is_finite()) {
             let v = pixels[i].to_f64();
@@ -972,7 +1095,11 @@ impl Quantizer {
             } else {
                 "-inf".to_owned()
             };
-            return Err(QuantizeError::NonFinite { pixel: i / 3, channel: i % 3, value });
+            return Err(QuantizeError::NonFinite {
+                pixel: i / 3,
+                channel: i % 3,
+                value,
+            });
         }
         if n == 0 {
             return Ok(());
@@ -1010,31 +1137,40 @@ impl Quantizer {
         let cands = self.all_candidates();
         // Arbitrary finite pixels can overflow a2 or ab (e.g. 1e30 in float32): apply argmin's NaN rule.
         let nan = true;
-        out.par_chunks_mut(BLOCK).zip(pixels.par_chunks(3 * BLOCK)).for_each_init(Block::<T>::new, |blk, (o, p)| {
-            blk.n = 0;
-            for px in p.chunks_exact(3) {
-                let x = [px[0], px[1], px[2]];
-                // a2 in the pixel dtype, then converted exactly to the promoted dtype T; the pixel
-                // values converted exactly too (T is float64 whenever P is).
-                let a2 = sum_sq(x).to_f64();
-                blk.push(x.map(|v| T::from_f64(v.to_f64())), T::from_f64(a2));
-            }
-            eval(blk, &cands, &ar.cl, &ar.b2, nan);
-            for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
-                *oi = O::from_id(b.to_index());
-            }
-        });
+        out.par_chunks_mut(BLOCK)
+            .zip(pixels.par_chunks(3 * BLOCK))
+            .for_each_init(Block::<T>::new, |blk, (o, p)| {
+                blk.n = 0;
+                for px in p.chunks_exact(3) {
+                    let x = [px[0], px[1], px[2]];
+                    // a2 in the pixel dtype, then converted exactly to the promoted dtype T; the pixel
+                    // values converted exactly too (T is float64 whenever P is).
+                    let a2 = sum_sq(x).to_f64();
+                    blk.push(x.map(|v| T::from_f64(v.to_f64())), T::from_f64(a2));
+                }
+                eval(blk, &cands, ar, nan);
+                for (oi, &b) in o.iter_mut().zip(blk.best_i.iter()) {
+                    *oi = O::from_id(b.to_index());
+                }
+            });
     }
 
     /// The uint8 color of each id, `rint(127.5 * (c + 1))` in the palette's dtype, clipped to
     /// `0..=255` (the inverse transformers' docs use to view tokens as images, which does not clip).
     pub fn decode(&self, ids: &[i64], out: &mut [u8]) -> Result<(), QuantizeError> {
         if out.len() != 3 * ids.len() {
-            return Err(QuantizeError::OutLength { expected: 3 * ids.len(), got: out.len() });
+            return Err(QuantizeError::OutLength {
+                expected: 3 * ids.len(),
+                got: out.len(),
+            });
         }
         let k = self.n_clusters();
         if let Some(i) = ids.iter().position(|&v| v < 0 || v as u64 >= k as u64) {
-            return Err(QuantizeError::IdOutOfRange { index: i, id: ids[i], n_clusters: k });
+            return Err(QuantizeError::IdOutOfRange {
+                index: i,
+                id: ids[i],
+                n_clusters: k,
+            });
         }
         let colors = self.colors();
         for (o, &id) in out.chunks_exact_mut(3).zip(ids) {
@@ -1049,10 +1185,14 @@ impl Quantizer {
             v.clamp(0.0, 255.0) as u8
         }
         match self.palette.clusters() {
-            Clusters::F32(c) => {
-                c.iter().map(|v| v.map(|x| clip(((x + 1.0f32) * 127.5f32).round_ties_even() as f64))).collect()
-            }
-            Clusters::F64(c) => c.iter().map(|v| v.map(|x| clip(((x + 1.0) * 127.5).round_ties_even()))).collect(),
+            Clusters::F32(c) => c
+                .iter()
+                .map(|v| v.map(|x| clip(((x + 1.0f32) * 127.5f32).round_ties_even() as f64)))
+                .collect(),
+            Clusters::F64(c) => c
+                .iter()
+                .map(|v| v.map(|x| clip(((x + 1.0) * 127.5).round_ties_even())))
+                .collect(),
         }
     }
 }
@@ -1149,6 +1289,16 @@ mod tests {
     }
 
     #[test]
+    fn dgemm_tail_columns() {
+        assert_eq!(dgemm_tail(512), 0..0);
+        assert_eq!(dgemm_tail(188), 0..0);
+        assert_eq!(dgemm_tail(196), 192..196);
+        assert_eq!(dgemm_tail(199), 192..196);
+        assert_eq!(dgemm_tail(65535), 65528..65532);
+        assert_eq!(dgemm_tail(65531), 0..0);
+    }
+
+    #[test]
     fn gemm_dot_is_the_fma_chain() {
         let x = [0.1f64, -0.7, 0.3];
         let c = [0.9f64, 0.25, -0.6];
@@ -1227,18 +1377,33 @@ mod tests {
         let mut b = vec![0i64; 2];
         q.quantize_u8(&[0, 10, 200, 255, 3, 77], &mut b).unwrap();
         assert_eq!(a, b);
-        let e = q.quantize_f64(&[0.0, 0.0, 0.0, 0.0, f64::NAN, 0.0], &mut [0i64; 2]).unwrap_err();
-        assert_eq!(e, QuantizeError::NonFinite { pixel: 1, channel: 1, value: "nan".into() });
+        let e = q
+            .quantize_f64(&[0.0, 0.0, 0.0, 0.0, f64::NAN, 0.0], &mut [0i64; 2])
+            .unwrap_err();
+        assert_eq!(
+            e,
+            QuantizeError::NonFinite {
+                pixel: 1,
+                channel: 1,
+                value: "nan".into()
+            }
+        );
         assert!(e.describe(&[1, 2]).starts_with("pixels[0, 1, 1] = nan"));
         let e = q.decode(&[0, 50], &mut [0u8; 6]).unwrap_err();
-        assert_eq!(e.describe(&[2]), "ids[1] = 50 is out of range for 50 clusters (valid ids: 0..49)");
+        assert_eq!(
+            e.describe(&[2]),
+            "ids[1] = 50 is out of range for 50 clusters (valid ids: 0..49)"
+        );
         assert!(q.decode(&[-1], &mut [0u8; 3]).is_err());
     }
 
     #[test]
     fn decode_rounds_half_to_even_and_clips() {
-        let q = Quantizer::new(Palette::from_f64(&[-1.0, 0.0, 1.0, 2.0, -3.0, 1.0 / 127.5 - 1.0]).unwrap(), None)
-            .unwrap();
+        let q = Quantizer::new(
+            Palette::from_f64(&[-1.0, 0.0, 1.0, 2.0, -3.0, 1.0 / 127.5 - 1.0]).unwrap(),
+            None,
+        )
+        .unwrap();
         let mut out = [0u8; 6];
         q.decode(&[0, 1], &mut out).unwrap();
         // 127.5 * 1.0 = 127.5 -> 128 (ties to even), 2.0 -> 382.5 -> clipped 255

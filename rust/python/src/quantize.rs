@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use imagegpt_core::palette::{Clusters, Palette, PaletteError};
 use imagegpt_core::quantize::{OutId, QuantizeError, Quantizer};
-use numpy::{
-    Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -37,7 +35,11 @@ fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResul
     let shape = clusters.shape();
     if shape.len() != 2 || shape[1] != 3 {
         let s = shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-        let s = if shape.len() == 1 { format!("({s},)") } else { format!("({s})") };
+        let s = if shape.len() == 1 {
+            format!("({s},)")
+        } else {
+            format!("({s})")
+        };
         return Err(palette_error(py, PaletteError::Shape(s)));
     }
     if let Ok(a) = clusters.cast::<PyArray2<f32>>() {
@@ -47,7 +49,10 @@ fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResul
         let r = a.try_readonly()?;
         Palette::from_f64(r.as_slice().map_err(slice_error)?).map_err(|e| palette_error(py, e))
     } else {
-        Err(PyTypeError::new_err(format!("clusters must be float32 or float64, got {}", clusters.dtype())))
+        Err(PyTypeError::new_err(format!(
+            "clusters must be float32 or float64, got {}",
+            clusters.dtype()
+        )))
     }
 }
 
@@ -74,7 +79,10 @@ fn with_out<'py>(
     } else if let Ok(a) = out.cast::<PyArrayDyn<u16>>() {
         run(py, a, |s| OutSlice::U16(s), f)
     } else {
-        Err(PyTypeError::new_err(format!("out must be uint16, int32 or int64, got {}", out.dtype())))
+        Err(PyTypeError::new_err(format!(
+            "out must be uint16, int32 or int64, got {}",
+            out.dtype()
+        )))
     }
 }
 
@@ -117,8 +125,12 @@ impl PyColorQuantizer {
     /// A new (K, 3) array of the clusters in their dtype.
     fn clusters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(match self.inner.palette().clusters() {
-            Clusters::F32(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect()).reshape([c.len(), 3])?.into_any(),
-            Clusters::F64(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect()).reshape([c.len(), 3])?.into_any(),
+            Clusters::F32(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                .reshape([c.len(), 3])?
+                .into_any(),
+            Clusters::F64(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                .reshape([c.len(), 3])?
+                .into_any(),
         })
     }
 
@@ -167,7 +179,10 @@ impl PyColorQuantizer {
                 OutSlice::I64(s) => q.quantize_f64(px, s),
             })?
         } else {
-            return Err(PyTypeError::new_err(format!("pixels must be float32 or float64, got {}", pixels.dtype())));
+            return Err(PyTypeError::new_err(format!(
+                "pixels must be float32 or float64, got {}",
+                pixels.dtype()
+            )));
         };
         res.map_err(|e| input_error(py, e, &lead))
     }
@@ -184,7 +199,8 @@ impl PyColorQuantizer {
         let mut w = out.try_readwrite()?;
         let o = w.as_slice_mut().map_err(slice_error)?;
         let q = &self.inner;
-        py.detach(|| q.decode(id, o)).map_err(|e| input_error(py, e, ids.shape()))
+        py.detach(|| q.decode(id, o))
+            .map_err(|e| input_error(py, e, ids.shape()))
     }
 
     /// A new uint16 array of shape (2**24,): the id of color (r, g, b) at `(r << 16) | (g << 8) | b`.
@@ -205,7 +221,9 @@ impl PyColorQuantizer {
     /// The uint8 color of every cluster, shape (K, 3).
     fn colors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let c = self.inner.colors();
-        Ok(PyArray1::from_vec(py, c.iter().flatten().copied().collect()).reshape([c.len(), 3])?.into_any())
+        Ok(PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+            .reshape([c.len(), 3])?
+            .into_any())
     }
 }
 
