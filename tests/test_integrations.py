@@ -76,3 +76,20 @@ def test_dask_local_cluster_writes_shards_from_workers(tmp_path, small_files, ph
     ids, idx, _ = load_directory(tmp_path / "out")
     np.testing.assert_array_equal(idx, np.arange(len(small_files)))
     np.testing.assert_array_equal(ids, encode_files(small_files, processor, dtype=np.uint16).ids)
+
+
+def test_forked_worker_processes_do_not_hang(photo_palette, rgb_photos):
+    """Parallel work in a forked child (multiprocessing, datasets' num_proc) after the parent used the
+    pool: rayon's global pool would deadlock there; ours is rebuilt per process."""
+    import multiprocessing
+
+    p = ImageGPTImageProcessor(photo_palette, size=16)
+    photos = list(rgb_photos.values())
+    expected = p(photos, return_tensors="np").input_ids  # the parent's pool is now running
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        got = pool.apply_async(_encode_in_child, (p, photos)).get(timeout=120)
+    np.testing.assert_array_equal(got, expected)
+
+
+def _encode_in_child(processor, photos):
+    return processor(photos, return_tensors="np").input_ids

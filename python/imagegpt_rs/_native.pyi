@@ -86,3 +86,24 @@ def kmeans_fit(
     num_threads: int | None = None,
     progress: _Callable[[str, int, int], object] | None = None,
 ) -> tuple[_np.ndarray, float, int, bool]: ...
+
+class EncodeJob:
+    def __init__(
+        self,
+        quantizer: ColorQuantizer,
+        height: int,
+        width: int,
+        resample: int,
+        pillow_compat: tuple[int, int],
+        dtype: str,
+        num_threads: int | None = None,
+        max_pixels: int | None = None,
+        draft: bool = False,
+    ) -> None: ...
+    @property
+    def sequence_length(self) -> int: ...
+    @property
+    def dtype(self) -> str: ...
+    def run_paths(self, paths: list[str]) -> tuple[object, list[int], list[tuple[int, str]]]: ...
+    def run_bytes(self, blobs: list[bytes]) -> tuple[object, list[int], list[tuple[int, str]]]: ...
+    def run_arrays(self, images: list[object]) -> tuple[object, list[int], list[tuple[int, str]]]: ...

@@ -147,7 +147,11 @@ enum Rule {
 }
 
 /// The values `PretrainedConfig` accepts for `problem_type` (besides None).
-pub const PROBLEM_TYPES: &[&str] = &["regression", "single_label_classification", "multi_label_classification"];
+pub const PROBLEM_TYPES: &[&str] = &[
+    "regression",
+    "single_label_classification",
+    "multi_label_classification",
+];
 
 /// The validated fields of `ImageGPTConfig` and their rules, in signature order.
 const FIELD_RULES: &[(&str, Rule)] = &[
@@ -210,7 +214,11 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
             Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 1".into()),
             _ => Err(format!(
                 "must be an integer >= 1{}, got {got}",
-                if matches!(rule, Rule::OptionalPositiveInt) { " or None" } else { "" }
+                if matches!(rule, Rule::OptionalPositiveInt) {
+                    " or None"
+                } else {
+                    ""
+                }
             )),
         },
         Rule::Probability | Rule::PositiveFinite | Rule::NonNegativeFinite => {
@@ -263,20 +271,39 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
         },
         Rule::OptionalIntOrIntList => match v {
             Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
-            Value::List(items) if items.iter().all(|x| matches!(x, Value::Int(_) | Value::BigInt(_))) => Ok(()),
-            Value::List(_) => Err("must be None, an integer token id or a list of them; the list holds a non-integer".into()),
-            _ => Err(format!("must be None, an integer token id or a list of them, got {got}")),
+            Value::List(items)
+                if items
+                    .iter()
+                    .all(|x| matches!(x, Value::Int(_) | Value::BigInt(_))) =>
+            {
+                Ok(())
+            }
+            Value::List(_) => Err(
+                "must be None, an integer token id or a list of them; the list holds a non-integer"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "must be None, an integer token id or a list of them, got {got}"
+            )),
         },
         Rule::OptionalStrList => match v {
             Value::None => Ok(()),
             Value::List(items) if items.iter().all(|x| matches!(x, Value::Str(_))) => Ok(()),
-            Value::List(_) => Err("must be None or a list of class names (strings); the list holds a non-string".into()),
-            _ => Err(format!("must be None or a list of class names (strings), got {got}")),
+            Value::List(_) => Err(
+                "must be None or a list of class names (strings); the list holds a non-string"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "must be None or a list of class names (strings), got {got}"
+            )),
         },
         Rule::ProblemType => match v {
             Value::None => Ok(()),
             Value::Str(s) if PROBLEM_TYPES.contains(&s.as_str()) => Ok(()),
-            _ => Err(format!("must be None or one of {}", PROBLEM_TYPES.join(", "))),
+            _ => Err(format!(
+                "must be None or one of {}",
+                PROBLEM_TYPES.join(", ")
+            )),
         },
     }
 }
@@ -290,7 +317,11 @@ pub fn validate_imagegpt_config(fields: &[(String, Value)]) -> Vec<Violation> {
     for (name, rule) in FIELD_RULES {
         if let Some(v) = get(name) {
             if let Err(rule_text) = check(*rule, v) {
-                out.push(Violation { field: (*name).to_string(), value: v.to_string(), rule: rule_text });
+                out.push(Violation {
+                    field: (*name).to_string(),
+                    value: v.to_string(),
+                    rule: rule_text,
+                });
             }
         }
     }
@@ -349,7 +380,9 @@ pub fn check_compatible(
                 out.push(Violation {
                     field: "n_positions".into(),
                     value: n_positions.to_string(),
-                    rule: format!("must be >= height * width = {h} * {w} = {pixels} (one position per pixel)"),
+                    rule: format!(
+                        "must be >= height * width = {h} * {w} = {pixels} (one position per pixel)"
+                    ),
                 });
             }
         }
@@ -369,7 +402,10 @@ mod tests {
             ("n_layer".into(), Value::Int(n_layer)),
             ("n_head".into(), Value::Int(n_head)),
             ("n_inner".into(), Value::None),
-            ("activation_function".into(), Value::Str("quick_gelu".into())),
+            (
+                "activation_function".into(),
+                Value::Str("quick_gelu".into()),
+            ),
             ("resid_pdrop".into(), Value::Float(0.1)),
             ("embd_pdrop".into(), Value::Float(0.1)),
             ("attn_pdrop".into(), Value::Float(0.1)),
@@ -431,15 +467,25 @@ mod tests {
                 "n_embd"
             ]
         );
-        assert_eq!(v[2].to_string(), "resid_pdrop = 1.5: must be a finite number in [0, 1]");
-        assert_eq!(v[6].to_string(), "n_embd = 500: must be divisible by n_head (8)");
+        assert_eq!(
+            v[2].to_string(),
+            "resid_pdrop = 1.5: must be a finite number in [0, 1]"
+        );
+        assert_eq!(
+            v[6].to_string(),
+            "n_embd = 500: must be divisible by n_head (8)"
+        );
     }
 
     #[test]
     fn sizes_must_be_positive() {
         for field in ["vocab_size", "n_positions", "n_embd", "n_layer", "n_head"] {
             let v = validate_imagegpt_config(&set(official(512, 8, 24), field, Value::Int(0)));
-            assert!(v.iter().any(|x| x.field == field && x.rule.contains(">= 1")), "{field}: {v:?}");
+            assert!(
+                v.iter()
+                    .any(|x| x.field == field && x.rule.contains(">= 1")),
+                "{field}: {v:?}"
+            );
         }
     }
 
@@ -451,13 +497,19 @@ mod tests {
 
     #[test]
     fn compatibility() {
-        assert_eq!(check_compatible(513, 1024, Some(512), Some((32, 32))), vec![]);
+        assert_eq!(
+            check_compatible(513, 1024, Some(512), Some((32, 32))),
+            vec![]
+        );
         let v = check_compatible(512, 1000, Some(512), Some((32, 32)));
         assert_eq!(v.len(), 2);
         assert!(v[0].rule.contains("513"));
         assert!(v[1].rule.contains("1024"));
         // n_positions may exceed the pixel count; the vocabulary must match exactly.
-        assert_eq!(check_compatible(513, 2048, Some(512), Some((32, 32))), vec![]);
+        assert_eq!(
+            check_compatible(513, 2048, Some(512), Some((32, 32))),
+            vec![]
+        );
         assert_eq!(check_compatible(514, 1024, Some(512), None).len(), 1);
     }
 
@@ -479,15 +531,25 @@ mod tests {
             ("output_hidden_states", Value::None),
             ("return_dict", Value::Bool(false)),
             ("chunk_size_feed_forward", Value::Int(0)),
-            ("architectures", Value::List(vec![Value::Str("ImageGPTForCausalImageModeling".into())])),
+            (
+                "architectures",
+                Value::List(vec![Value::Str("ImageGPTForCausalImageModeling".into())]),
+            ),
             ("architectures", Value::None),
             ("pad_token_id", Value::Int(-1)),
-            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Int(2)])),
+            (
+                "eos_token_id",
+                Value::List(vec![Value::Int(1), Value::Int(2)]),
+            ),
             ("eos_token_id", Value::List(vec![])),
             ("decoder_start_token_id", Value::None),
         ];
         for (name, v) in ok {
-            assert_eq!(validate_imagegpt_config(&[(name.to_string(), v.clone())]), vec![], "{name} = {v}");
+            assert_eq!(
+                validate_imagegpt_config(&[(name.to_string(), v.clone())]),
+                vec![],
+                "{name} = {v}"
+            );
         }
         let bad = [
             ("output_hidden_states", Value::Int(1)),
@@ -499,7 +561,10 @@ mod tests {
             ("architectures", Value::List(vec![Value::Int(1)])),
             ("pad_token_id", Value::Bool(true)),
             ("bos_token_id", Value::Float(1.0)),
-            ("eos_token_id", Value::List(vec![Value::Int(1), Value::Bool(true)])),
+            (
+                "eos_token_id",
+                Value::List(vec![Value::Int(1), Value::Bool(true)]),
+            ),
             ("sep_token_id", Value::Str("1".into())),
         ];
         for (name, v) in bad {
@@ -508,12 +573,19 @@ mod tests {
             assert_eq!(got[0].field, name);
             assert_eq!(got[0].value, v.to_string());
         }
-        assert_eq!(Value::List(vec![Value::Int(1), Value::Str("a".into())]).to_string(), "[1, \"a\"]");
+        assert_eq!(
+            Value::List(vec![Value::Int(1), Value::Str("a".into())]).to_string(),
+            "[1, \"a\"]"
+        );
     }
 
     #[test]
     fn problem_type_values() {
-        for ok in [Value::None, Value::Str("regression".into()), Value::Str("multi_label_classification".into())] {
+        for ok in [
+            Value::None,
+            Value::Str("regression".into()),
+            Value::Str("multi_label_classification".into()),
+        ] {
             let f = vec![("problem_type".to_string(), ok)];
             assert_eq!(validate_imagegpt_config(&f), vec![]);
         }
@@ -521,17 +593,29 @@ mod tests {
             let v = validate_imagegpt_config(&[("problem_type".to_string(), bad)]);
             assert_eq!(v.len(), 1);
             assert_eq!(v[0].field, "problem_type");
-            assert!(v[0].rule.contains("single_label_classification"), "{}", v[0].rule);
+            assert!(
+                v[0].rule.contains("single_label_classification"),
+                "{}",
+                v[0].rule
+            );
         }
     }
 
     #[test]
     fn every_activation_name_is_accepted_and_others_rejected() {
         for name in ACTIVATION_FUNCTIONS {
-            let f = vec![("activation_function".to_string(), Value::Str((*name).into()))];
+            let f = vec![(
+                "activation_function".to_string(),
+                Value::Str((*name).into()),
+            )];
             assert_eq!(validate_imagegpt_config(&f), vec![], "{name}");
         }
-        for bad in [Value::Str("GELU".into()), Value::Str("".into()), Value::None, Value::Int(3)] {
+        for bad in [
+            Value::Str("GELU".into()),
+            Value::Str("".into()),
+            Value::None,
+            Value::Int(3),
+        ] {
             let f = vec![("activation_function".to_string(), bad)];
             assert_eq!(validate_imagegpt_config(&f).len(), 1);
         }

@@ -6,9 +6,10 @@
 //! - [`resize`]: Pillow-exact resampling of 8-bit images.
 
 pub mod config;
-pub mod resize;
-pub mod palette;
-pub mod quantize;
-pub mod pipeline;
 pub mod decode;
 pub mod kmeans;
+pub mod palette;
+pub mod parallel;
+pub mod pipeline;
+pub mod quantize;
+pub mod resize;

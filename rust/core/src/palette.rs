@@ -19,11 +19,17 @@ pub enum PaletteError {
     #[error("clusters must hold at least 1 cluster, got 0 rows")]
     Empty,
     /// More clusters than ids fit in `u16`.
-    #[error("clusters hold {0} rows, more than the maximum of {MAX_CLUSTERS} (ids must fit in uint16)")]
+    #[error(
+        "clusters hold {0} rows, more than the maximum of {MAX_CLUSTERS} (ids must fit in uint16)"
+    )]
     TooMany(usize),
     /// A NaN or infinite value.
     #[error("clusters[{row}, {col}] = {value} is not finite (every cluster value must be a finite number)")]
-    NonFinite { row: usize, col: usize, value: String },
+    NonFinite {
+        row: usize,
+        col: usize,
+        value: String,
+    },
 }
 
 /// The cluster values with their dtype.
@@ -57,7 +63,9 @@ fn format_value(v: f64) -> String {
 
 fn check_len(len: usize) -> Result<usize, PaletteError> {
     if len % 3 != 0 {
-        return Err(PaletteError::Shape(format!("{len} values, not a multiple of 3")));
+        return Err(PaletteError::Shape(format!(
+            "{len} values, not a multiple of 3"
+        )));
     }
     let k = len / 3;
     if k == 0 {
@@ -152,7 +160,10 @@ mod tests {
     #[test]
     fn rejects_bad_shapes_and_counts() {
         assert_eq!(Palette::from_f64(&[]), Err(PaletteError::Empty));
-        assert!(matches!(Palette::from_f64(&[1.0, 2.0]), Err(PaletteError::Shape(_))));
+        assert!(matches!(
+            Palette::from_f64(&[1.0, 2.0]),
+            Err(PaletteError::Shape(_))
+        ));
         let too_many = vec![0.0f32; 3 * (MAX_CLUSTERS + 1)];
         assert_eq!(
             Palette::from_f32(&too_many),

@@ -22,7 +22,11 @@ pub enum Source<'a> {
     /// Encoded image bytes (JPEG, PNG, ...).
     Bytes(&'a [u8]),
     /// Decoded uint8 RGB pixels, `height` rows of `width` triples, no padding.
-    Rgb { data: &'a [u8], width: usize, height: usize },
+    Rgb {
+        data: &'a [u8],
+        width: usize,
+        height: usize,
+    },
 }
 
 /// What every image of a batch is turned into.
@@ -60,19 +64,38 @@ fn encode_one<O: OutId>(
 ) -> Result<(), String> {
     let decoded;
     let (data, width, height): (&[u8], usize, usize) = match source {
-        Source::Rgb { data, width, height } => (data, width, height),
+        Source::Rgb {
+            data,
+            width,
+            height,
+        } => (data, width, height),
         Source::Path(path) => {
             decoded = decode_file(path, &settings.decode).map_err(|e| e.to_string())?;
-            (&decoded.data, decoded.width as usize, decoded.height as usize)
+            (
+                &decoded.data,
+                decoded.width as usize,
+                decoded.height as usize,
+            )
         }
         Source::Bytes(bytes) => {
             decoded = decode(bytes, &settings.decode).map_err(|e| e.to_string())?;
-            (&decoded.data, decoded.width as usize, decoded.height as usize)
+            (
+                &decoded.data,
+                decoded.width as usize,
+                decoded.height as usize,
+            )
         }
     };
     let view = ImageView::new(data, width, height, 3).map_err(|e| e.to_string())?;
-    let plan = cached_plan(width, height, settings.width, settings.height, settings.filter, settings.compat)
-        .map_err(|e| e.to_string())?;
+    let plan = cached_plan(
+        width,
+        height,
+        settings.width,
+        settings.height,
+        settings.filter,
+        settings.compat,
+    )
+    .map_err(|e| e.to_string())?;
     let resized = plan.run(&view, false).map_err(|e| e.to_string())?;
     if batched && out.len() == 1 {
         // transformers quantizes the stacked batch in one matrix product; a lone pixel on its own
@@ -80,7 +103,9 @@ fn encode_one<O: OutId>(
         out[0] = O::from_id(quantizer.table().get(resized[0], resized[1], resized[2]));
         return Ok(());
     }
-    quantizer.quantize_u8(&resized, out).map_err(|e| e.describe(&[settings.height, settings.width]))
+    quantizer
+        .quantize_u8(&resized, out)
+        .map_err(|e| e.describe(&[settings.height, settings.width]))
 }
 
 /// Encodes every source into its row of `out` (`sources.len()` rows of `settings.sequence_length()`
@@ -112,8 +137,10 @@ pub fn encode_batch<O: OutId>(
     out.par_chunks_mut(len)
         .zip(sources.par_iter())
         .map(|(row, source)| {
-            catch_unwind(AssertUnwindSafe(|| encode_one(*source, settings, quantizer, batched, row)))
-                .unwrap_or_else(|p| Err(describe_panic(p)))
+            catch_unwind(AssertUnwindSafe(|| {
+                encode_one(*source, settings, quantizer, batched, row)
+            }))
+            .unwrap_or_else(|p| Err(describe_panic(p)))
         })
         .collect()
 }
@@ -159,17 +186,39 @@ mod tests {
         let a = gradient(13, 9);
         let b = gradient(6, 11);
         let sources = [
-            Source::Rgb { data: &a, width: 13, height: 9 },
+            Source::Rgb {
+                data: &a,
+                width: 13,
+                height: 9,
+            },
             Source::Bytes(b"not an image"),
-            Source::Rgb { data: &b, width: 6, height: 11 },
+            Source::Rgb {
+                data: &b,
+                width: 6,
+                height: 11,
+            },
             Source::Path(Path::new("/definitely/not/here.png")),
         ];
         let mut out = vec![-1i64; 4 * 20];
         let res = encode_batch(&sources, &s, &q, &mut out);
         assert!(res[0].is_ok() && res[2].is_ok());
-        assert!(res[1].as_ref().unwrap_err().contains("not a supported image"), "{:?}", res[1]);
-        assert!(res[3].as_ref().unwrap_err().contains("cannot read"), "{:?}", res[3]);
-        assert!(out[20..40].iter().all(|&x| x == -1), "a failed row is left untouched");
+        assert!(
+            res[1]
+                .as_ref()
+                .unwrap_err()
+                .contains("not a supported image"),
+            "{:?}",
+            res[1]
+        );
+        assert!(
+            res[3].as_ref().unwrap_err().contains("cannot read"),
+            "{:?}",
+            res[3]
+        );
+        assert!(
+            out[20..40].iter().all(|&x| x == -1),
+            "a failed row is left untouched"
+        );
         for (k, (img, w, h)) in [(0usize, (&a, 13usize, 9usize)), (2, (&b, 6, 11))] {
             let view = ImageView::new(img, w, h, 3).expect("view");
             let small = resize(&view, 5, 4, Filter::Bilinear, PillowCompat::V13).expect("resize");
@@ -184,7 +233,16 @@ mod tests {
         let q = Quantizer::new(grid_palette(), None).expect("quantizer");
         let a = gradient(3, 3);
         let mut out = vec![0u16; 7];
-        let res = encode_batch(&[Source::Rgb { data: &a, width: 3, height: 3 }], &settings(), &q, &mut out);
+        let res = encode_batch(
+            &[Source::Rgb {
+                data: &a,
+                width: 3,
+                height: 3,
+            }],
+            &settings(),
+            &q,
+            &mut out,
+        );
         assert!(res[0].as_ref().unwrap_err().contains("need 20"));
     }
 
@@ -193,7 +251,16 @@ mod tests {
         let q = Quantizer::new(grid_palette(), None).expect("quantizer");
         let a = vec![0u8; 10];
         let mut out = vec![0u16; 20];
-        let res = encode_batch(&[Source::Rgb { data: &a, width: 3, height: 3 }], &settings(), &q, &mut out);
+        let res = encode_batch(
+            &[Source::Rgb {
+                data: &a,
+                width: 3,
+                height: 3,
+            }],
+            &settings(),
+            &q,
+            &mut out,
+        );
         assert!(res[0].is_err());
     }
 }

@@ -118,7 +118,11 @@ pub enum QuantizeError {
     },
     /// A token id outside `0..n_clusters`.
     #[error("ids[{index}] = {id} is out of range for {n_clusters} clusters (valid ids: 0..{n_clusters})")]
-    IdOutOfRange { index: usize, id: i64, n_clusters: usize },
+    IdOutOfRange {
+        index: usize,
+        id: i64,
+        n_clusters: usize,
+    },
 }
 
 fn unravel(mut flat: usize, dims: &[usize]) -> String {
@@ -129,7 +133,10 @@ fn unravel(mut flat: usize, dims: &[usize]) -> String {
             flat /= d;
         }
     }
-    idx.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+    idx.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl QuantizeError {
@@ -137,14 +144,22 @@ impl QuantizeError {
     /// (everything but the last, RGB axis) are `lead_shape`.
     pub fn describe(&self, lead_shape: &[usize]) -> String {
         match self {
-            QuantizeError::NonFinite { pixel, channel, value } => {
+            QuantizeError::NonFinite {
+                pixel,
+                channel,
+                value,
+            } => {
                 let pos = unravel(*pixel, lead_shape);
                 let sep = if pos.is_empty() { "" } else { ", " };
                 format!(
                     "pixels[{pos}{sep}{channel}] = {value} is not finite (every pixel value must be a finite number)"
                 )
             }
-            QuantizeError::IdOutOfRange { index, id, n_clusters } => format!(
+            QuantizeError::IdOutOfRange {
+                index,
+                id,
+                n_clusters,
+            } => format!(
                 "ids[{}] = {id} is out of range for {n_clusters} clusters (valid ids: 0..{})",
                 unravel(*index, lead_shape),
                 n_clusters - 1
@@ -160,7 +175,14 @@ impl QuantizeError {
 
 /// float32 / float64 with the operations the reference formula needs.
 pub trait Real:
-    Copy + Send + Sync + PartialOrd + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + 'static
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + 'static
 {
     /// Unit roundoff (half an ulp of 1).
     const UNIT: f64;
@@ -713,7 +735,8 @@ unsafe impl Sync for LookupTable {}
 
 #[cfg(target_os = "linux")]
 extern "C" {
-    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int) -> std::ffi::c_int;
+    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int)
+        -> std::ffi::c_int;
 }
 
 impl LookupTable {
@@ -763,11 +786,13 @@ impl LookupTable {
     pub fn to_linear(&self) -> Vec<u16> {
         let t = self.as_array();
         let mut out = vec![0u16; TABLE_LEN];
-        out.par_chunks_mut(1 << 16).enumerate().for_each(|(r, plane)| {
-            for (gb, o) in plane.iter_mut().enumerate() {
-                *o = t[brick_index(r, gb >> 8, gb & 255)];
-            }
-        });
+        out.par_chunks_mut(1 << 16)
+            .enumerate()
+            .for_each(|(r, plane)| {
+                for (gb, o) in plane.iter_mut().enumerate() {
+                    *o = t[brick_index(r, gb >> 8, gb & 255)];
+                }
+            });
         out
     }
 }
@@ -857,7 +882,10 @@ impl Quantizer {
             Clusters::F32(c) => {
                 let b2: Vec<f32> = c.iter().map(|v| sum_sq(*v)).collect();
                 let b2_64 = b2.iter().map(|&v| v as f64).collect();
-                let bits = c.iter().flat_map(|v| v.iter().map(|x| x.to_bits() as u64)).collect();
+                let bits = c
+                    .iter()
+                    .flat_map(|v| v.iter().map(|x| x.to_bits() as u64))
+                    .collect();
                 (
                     Some(Arith {
                         cl: c.clone(),
@@ -873,7 +901,10 @@ impl Quantizer {
             }
             Clusters::F64(c) => {
                 let b2: Vec<f64> = c.iter().map(|v| sum_sq(*v)).collect();
-                let bits = c.iter().flat_map(|v| v.iter().map(|x| x.to_bits())).collect();
+                let bits = c
+                    .iter()
+                    .flat_map(|v| v.iter().map(|x| x.to_bits()))
+                    .collect();
                 (None, b2, f64::UNIT, false, bits)
             }
         };
@@ -938,7 +969,10 @@ impl Quantizer {
             return Some(t.clone());
         }
         let cache = table_cache().lock().unwrap_or_else(|p| p.into_inner());
-        let hit = cache.iter().find(|(k, _)| *k == self.key).map(|(_, t)| t.clone());
+        let hit = cache
+            .iter()
+            .find(|(k, _)| *k == self.key)
+            .map(|(_, t)| t.clone());
         drop(cache);
         hit.map(|t| self.table.get_or_init(|| t).clone())
     }
@@ -1009,7 +1043,11 @@ impl Quantizer {
         }
         if n == 1 {
             let nt = norm_table();
-            let x = [nt[pixels[0] as usize], nt[pixels[1] as usize], nt[pixels[2] as usize]];
+            let x = [
+                nt[pixels[0] as usize],
+                nt[pixels[1] as usize],
+                nt[pixels[2] as usize],
+            ];
             let a2 = sum_sq(x);
             out[0] = O::from_id(match &self.a32 {
                 Some(a) => Self::single_row(a, x, a2),
@@ -1066,16 +1104,28 @@ impl Quantizer {
     }
 
     /// Quantizes already-normalized float32 pixels with the reference formula (all clusters).
-    pub fn quantize_f32<O: OutId>(&self, pixels: &[f32], out: &mut [O]) -> Result<(), QuantizeError> {
+    pub fn quantize_f32<O: OutId>(
+        &self,
+        pixels: &[f32],
+        out: &mut [O],
+    ) -> Result<(), QuantizeError> {
         self.quantize_float(pixels, out)
     }
 
     /// Quantizes already-normalized float64 pixels with the reference formula (all clusters).
-    pub fn quantize_f64<O: OutId>(&self, pixels: &[f64], out: &mut [O]) -> Result<(), QuantizeError> {
+    pub fn quantize_f64<O: OutId>(
+        &self,
+        pixels: &[f64],
+        out: &mut [O],
+    ) -> Result<(), QuantizeError> {
         self.quantize_float(pixels, out)
     }
 
-    fn quantize_float<P: Real, O: OutId>(&self, pixels: &[P], out: &mut [O]) -> Result<(), QuantizeError> {
+    fn quantize_float<P: Real, O: OutId>(
+        &self,
+        pixels: &[P],
+        out: &mut [O],
+    ) -> Result<(), QuantizeError> {
         if pixels.len() % 3 != 0 {
             return Err(QuantizeError::Shape(pixels.len()));
         }
@@ -1121,7 +1171,9 @@ impl Quantizer {
         // float32 pixels that are all exact normalized uint8 values (what `normalize` produces) have
         // the uint8 path's arithmetic exactly (a2 in float32, the rest in the clusters' dtype): use
         // the lookup table when the input is large enough to pay for it.
-        if pixels_are_f32 && (self.table_built() || n.saturating_mul(self.n_clusters()) > DIRECT_LIMIT) {
+        if pixels_are_f32
+            && (self.table_built() || n.saturating_mul(self.n_clusters()) > DIRECT_LIMIT)
+        {
             if let Some(bytes) = self.install(|| on_grid_bytes(pixels)) {
                 return self.quantize_u8(&bytes, out);
             }
@@ -1235,7 +1287,9 @@ mod tests {
     }
 
     fn lcg(seed: &mut u64) -> f64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (*seed >> 11) as f64 / (1u64 << 53) as f64
     }
 
@@ -1308,7 +1362,9 @@ mod tests {
 
     fn random_palette(k: usize, seed: u64, scale: f64) -> Vec<f64> {
         let mut s = seed;
-        (0..3 * k).map(|_| (lcg(&mut s) * 2.0 - 1.0) * scale).collect()
+        (0..3 * k)
+            .map(|_| (lcg(&mut s) * 2.0 - 1.0) * scale)
+            .collect()
     }
 
     #[test]
@@ -1341,7 +1397,9 @@ mod tests {
 
     #[test]
     fn extreme_clusters_follow_argmin_nan_rule() {
-        let vals = vec![1e200, 1e200, 1e200, 0.5, 0.5, 0.5, -1e300, 0.0, 0.0, 0.1, 0.1, 0.1];
+        let vals = vec![
+            1e200, 1e200, 1e200, 0.5, 0.5, 0.5, -1e300, 0.0, 0.0, 0.1, 0.1, 0.1,
+        ];
         let q = Quantizer::new(Palette::from_f64(&vals).unwrap(), None).unwrap();
         check_table(&q, 2000);
     }
@@ -1371,7 +1429,10 @@ mod tests {
     fn float_path_and_errors() {
         let vals = random_palette(50, 5, 1.0);
         let q = Quantizer::new(Palette::from_f64(&vals).unwrap(), None).unwrap();
-        let px: Vec<f32> = [0u8, 10, 200, 255, 3, 77].iter().map(|&p| normalize_u8(p)).collect();
+        let px: Vec<f32> = [0u8, 10, 200, 255, 3, 77]
+            .iter()
+            .map(|&p| normalize_u8(p))
+            .collect();
         let mut a = vec![0i64; 2];
         q.quantize_f32(&px, &mut a).unwrap();
         let mut b = vec![0i64; 2];

@@ -38,7 +38,10 @@ fn to_value_at(obj: &Bound<'_, PyAny>, top: bool) -> PyResult<Value> {
         return Ok(Value::List(items));
     }
     let type_name = obj.get_type().name()?.to_str()?.to_owned();
-    Ok(Value::Other { repr: obj.repr()?.to_str()?.to_owned(), type_name })
+    Ok(Value::Other {
+        repr: obj.repr()?.to_str()?.to_owned(),
+        type_name,
+    })
 }
 
 fn to_tuples(v: Vec<Violation>) -> Vec<(String, String, String)> {
@@ -79,7 +82,12 @@ fn compatibility_violations(
     n_clusters: Option<i64>,
     image_size: Option<(i64, i64)>,
 ) -> Vec<(String, String, String)> {
-    to_tuples(config::check_compatible(vocab_size, n_positions, n_clusters, image_size))
+    to_tuples(config::check_compatible(
+        vocab_size,
+        n_positions,
+        n_clusters,
+        image_size,
+    ))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -93,7 +93,7 @@ fn decode_image<'py>(
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = py.detach(|| decode::decode(data, &opts));
+    let result = crate::threads::detach(py, || decode::decode(data, &opts));
     match result {
         Ok(img) => to_array(py, img),
         Err(e) => Err(decode_error(py, None, &e)),
@@ -111,7 +111,7 @@ fn decode_image_file<'py>(
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = py.detach(|| decode::decode_file(Path::new(path), &opts));
+    let result = crate::threads::detach(py, || decode::decode_file(Path::new(path), &opts));
     match result {
         Ok(img) => to_array(py, img),
         Err(e) => Err(decode_error(py, Some(path), &e)),

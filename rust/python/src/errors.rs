@@ -15,6 +15,8 @@ pub fn py_error(py: Python<'_>, name: &str, message: String) -> PyErr {
         .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
     match class {
         Ok(class) => PyErr::from_type(class, message),
-        Err(e) => PyRuntimeError::new_err(format!("{message} (and imagegpt_rs.errors.{name} is missing: {e})")),
+        Err(e) => PyRuntimeError::new_err(format!(
+            "{message} (and imagegpt_rs.errors.{name} is missing: {e})"
+        )),
     }
 }

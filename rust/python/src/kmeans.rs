@@ -101,7 +101,7 @@ fn run_detached<T: Send>(
                 }
             })
         };
-        py.detach(|| -> Result<Result<T, KMeansError>, String> {
+        crate::threads::detach(py, || -> Result<Result<T, KMeansError>, String> {
             match num_threads {
                 None => Ok(f(&mut callback)),
                 Some(n) => {
@@ -162,8 +162,7 @@ impl PyColorHistogram {
             .as_slice()
             .map_err(|_| py_error(py, "InputError", "pixels must be C-contiguous".into()))?;
         let inner = &mut self.inner;
-        py.detach(|| inner.add_rgb(data))
-            .map_err(|e| to_py_err(py, e))
+        crate::threads::detach(py, || inner.add_rgb(data)).map_err(|e| to_py_err(py, e))
     }
 
     /// Pixels counted so far.
@@ -178,7 +177,7 @@ impl PyColorHistogram {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<u64>>)> {
         let inner = &self.inner;
-        let (keys, counts) = py.detach(|| inner.keys_counts());
+        let (keys, counts) = crate::threads::detach(py, || inner.keys_counts());
         let flat: Vec<u8> = keys.iter().flat_map(|&k| kmeans::key_color(k)).collect();
         let colors = PyArray1::from_vec(py, flat)
             .reshape([keys.len(), 3])?

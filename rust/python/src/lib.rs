@@ -8,10 +8,11 @@ use pyo3::prelude::*;
 mod config;
 mod decode;
 mod errors;
-mod resize;
-mod quantize;
-mod pipeline;
 mod kmeans;
+mod pipeline;
+mod quantize;
+mod resize;
+mod threads;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
 /// Python (`gil_used = false`).

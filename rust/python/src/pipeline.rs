@@ -42,10 +42,11 @@ impl EncodeJob {
     ) -> PyResult<RunResult<'py>> {
         let len = self.settings.sequence_length();
         let mut out: Vec<O> = Vec::new();
-        out.try_reserve_exact(sources.len() * len)
-            .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids"))?;
+        out.try_reserve_exact(sources.len() * len).map_err(|_| {
+            pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids")
+        })?;
         out.resize(sources.len() * len, O::from_id(0));
-        let results = py.detach(|| {
+        let results = crate::threads::detach(py, || {
             let mut work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out);
             match &self.pool {
                 Some(pool) => pool.install(work),
@@ -105,7 +106,9 @@ impl EncodeJob {
     ) -> PyResult<Self> {
         let input_error = |msg: String| py_error(py, "InputError", msg);
         if height == 0 || width == 0 {
-            return Err(input_error(format!("size must be positive, got {height}x{width}")));
+            return Err(input_error(format!(
+                "size must be positive, got {height}x{width}"
+            )));
         }
         let filter = Filter::from_code(resample).map_err(|e| input_error(e.to_string()))?;
         let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
@@ -114,7 +117,11 @@ impl EncodeJob {
             "uint16" => Dtype::U16,
             "int32" => Dtype::I32,
             "int64" => Dtype::I64,
-            other => return Err(input_error(format!("dtype must be uint16, int32 or int64, got {other}"))),
+            other => {
+                return Err(input_error(format!(
+                    "dtype must be uint16, int32 or int64, got {other}"
+                )))
+            }
         };
         let max_pixels = match max_pixels {
             None => Some(DEFAULT_MAX_PIXELS),
@@ -134,12 +141,22 @@ impl EncodeJob {
         };
         let decode = DecodeOptions {
             max_pixels,
-            draft: if draft { Some((width as u32, height as u32)) } else { None },
+            draft: if draft {
+                Some((width as u32, height as u32))
+            } else {
+                None
+            },
             jpeg_decoder: JpegDecoder::DEFAULT,
         };
         Ok(EncodeJob {
             quantizer: Arc::clone(&quantizer.inner),
-            settings: EncodeSettings { height, width, filter, compat, decode },
+            settings: EncodeSettings {
+                height,
+                width,
+                filter,
+                compat,
+                decode,
+            },
             dtype,
             pool,
         })
@@ -174,7 +191,11 @@ impl EncodeJob {
     }
 
     /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
-    fn run_arrays<'py>(&self, py: Python<'py>, images: Vec<Bound<'py, PyAny>>) -> PyResult<RunResult<'py>> {
+    fn run_arrays<'py>(
+        &self,
+        py: Python<'py>,
+        images: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<RunResult<'py>> {
         let inputs = images
             .iter()
             .enumerate()
@@ -186,10 +207,17 @@ impl EncodeJob {
                 return Err(py_error(
                     py,
                     "InputError",
-                    format!("images[{i}] must have shape (H, W, 3), got {} channels", input.channels),
+                    format!(
+                        "images[{i}] must have shape (H, W, 3), got {} channels",
+                        input.channels
+                    ),
                 ));
             }
-            sources.push(Source::Rgb { data: input.data(), width: input.width, height: input.height });
+            sources.push(Source::Rgb {
+                data: input.data(),
+                width: input.width,
+                height: input.height,
+            });
         }
         self.run(py, &sources)
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use imagegpt_core::palette::{Clusters, Palette, PaletteError};
 use imagegpt_core::quantize::{OutId, QuantizeError, Quantizer};
-use numpy::{Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -34,7 +36,11 @@ pub struct PyColorQuantizer {
 fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResult<Palette> {
     let shape = clusters.shape();
     if shape.len() != 2 || shape[1] != 3 {
-        let s = shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+        let s = shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let s = if shape.len() == 1 {
             format!("({s},)")
         } else {
@@ -70,7 +76,7 @@ fn with_out<'py>(
     ) -> PyResult<Result<(), QuantizeError>> {
         let mut w = a.try_readwrite()?;
         let s = w.as_slice_mut().map_err(slice_error)?;
-        Ok(py.detach(|| f(wrap(s))))
+        Ok(crate::threads::detach(py, || f(wrap(s))))
     }
     if let Ok(a) = out.cast::<PyArrayDyn<i64>>() {
         run(py, a, |s| OutSlice::I64(s), f)
@@ -98,7 +104,11 @@ impl PyColorQuantizer {
     /// `clusters`: C-contiguous float32/float64 array of shape (K, 3); `num_threads`: None = all cores.
     #[new]
     #[pyo3(signature = (clusters, num_threads=None))]
-    fn new(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>, num_threads: Option<usize>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        clusters: &Bound<'_, PyUntypedArray>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
         let palette = palette_from(py, clusters)?;
         let q = Quantizer::new(palette, num_threads).map_err(PyValueError::new_err)?;
         Ok(Self { inner: Arc::new(q) })
@@ -199,21 +209,20 @@ impl PyColorQuantizer {
         let mut w = out.try_readwrite()?;
         let o = w.as_slice_mut().map_err(slice_error)?;
         let q = &self.inner;
-        py.detach(|| q.decode(id, o))
-            .map_err(|e| input_error(py, e, ids.shape()))
+        crate::threads::detach(py, || q.decode(id, o)).map_err(|e| input_error(py, e, ids.shape()))
     }
 
     /// A new uint16 array of shape (2**24,): the id of color (r, g, b) at `(r << 16) | (g << 8) | b`.
     fn lookup_table<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u16>> {
         let q = &self.inner;
-        let t = py.detach(|| q.linear_table());
+        let t = crate::threads::detach(py, || q.linear_table());
         PyArray1::from_vec(py, t)
     }
 
     /// Builds the lookup table now (otherwise built on first large input).
     fn build_table(&self, py: Python<'_>) {
         let q = &self.inner;
-        py.detach(|| {
+        crate::threads::detach(py, || {
             q.table();
         });
     }
@@ -221,9 +230,11 @@ impl PyColorQuantizer {
     /// The uint8 color of every cluster, shape (K, 3).
     fn colors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let c = self.inner.colors();
-        Ok(PyArray1::from_vec(py, c.iter().flatten().copied().collect())
-            .reshape([c.len(), 3])?
-            .into_any())
+        Ok(
+            PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                .reshape([c.len(), 3])?
+                .into_any(),
+        )
     }
 }
 

@@ -40,7 +40,11 @@ impl Input<'_> {
     }
 }
 
-pub(crate) fn extract<'py>(py: Python<'py>, image: &Bound<'py, PyAny>, what: &str) -> PyResult<Input<'py>> {
+pub(crate) fn extract<'py>(
+    py: Python<'py>,
+    image: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<Input<'py>> {
     let array = image.cast::<PyArrayDyn<u8>>().map_err(|_| {
         let got = image
             .getattr("dtype")
@@ -125,9 +129,10 @@ fn resize<'py>(
     let input = extract(py, image, "image")?;
     let (filter, compat) = settings(py, resample, pillow_compat)?;
     let view = input.view().map_err(|e| to_py_error(py, e, ""))?;
-    let out = py
-        .detach(|| core_resize::resize(&view, width, height, filter, compat))
-        .map_err(|e| to_py_error(py, e, ""))?;
+    let out = crate::threads::detach(py, || {
+        core_resize::resize(&view, width, height, filter, compat)
+    })
+    .map_err(|e| to_py_error(py, e, ""))?;
     to_array(py, out, height, width, &input)
 }
 
@@ -157,9 +162,10 @@ fn resize_many<'py>(
                 .map_err(|e| to_py_error(py, e, &format!("images[{i}]: ")))
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let outs = py
-        .detach(|| core_resize::resize_many(&views, width, height, filter, compat))
-        .map_err(|(i, e)| to_py_error(py, e, &format!("images[{i}]: ")))?;
+    let outs = crate::threads::detach(py, || {
+        core_resize::resize_many(&views, width, height, filter, compat)
+    })
+    .map_err(|(i, e)| to_py_error(py, e, &format!("images[{i}]: ")))?;
     let arrays = outs
         .into_iter()
         .zip(&inputs)
