@@ -1,0 +1,115 @@
+"""Files to input_ids: real photos of varied sizes (JPEG and PNG, 0.2 to 20 megapixels) to 32x32 ids.
+
+    python benches/files.py [--files N]
+
+Each method runs in a fresh subprocess (for its own peak RSS), on the same files, in one run:
+transformers 4.57 (PIL.Image.open + convert("RGB") + the slow processor, one image at a time), PIL's
+decode alone (one core), our decoder alone on all cores (the limit for exact mode), ours exact and
+ours with --draft (JPEG DCT-domain downscaling), on all cores. Prints images/s, ratios and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import banner, peak_rss_mib, real_photos, table  # noqa: E402
+
+SIZES_MP = [0.25, 1, 4, 12, 20]
+
+
+def make_files(directory: str, n: int) -> list[str]:
+    from PIL import Image
+
+    photos = real_photos()
+    paths = []
+    for i in range(n):
+        src = Image.fromarray(photos[i % len(photos)])
+        mp = SIZES_MP[i % len(SIZES_MP)]
+        scale = (mp * 1e6 / (src.width * src.height)) ** 0.5
+        im = src.resize((max(1, round(src.width * scale)), max(1, round(src.height * scale))), Image.BILINEAR)
+        path = os.path.join(directory, f"photo{i:03d}.{'png' if i % 4 == 3 else 'jpg'}")
+        im.save(path, quality=90) if path.endswith(".jpg") else im.save(path, compress_level=1)
+        paths.append(path)
+    return paths
+
+
+def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str, float]:
+    t0 = time.perf_counter()
+    if method == "transformers":
+        from PIL import Image
+        from transformers import ImageGPTImageProcessor
+
+        proc = ImageGPTImageProcessor(clusters, size=32)
+        for p in paths:
+            proc(Image.open(p).convert("RGB"))
+    elif method == "pil-decode":
+        from PIL import Image
+
+        for p in paths:
+            Image.open(p).convert("RGB").load()
+    elif method == "ours-decode":
+        from concurrent.futures import ThreadPoolExecutor
+
+        from imagegpt_rs.decoding import decode_image
+
+        with ThreadPoolExecutor(os.cpu_count()) as ex:
+            list(ex.map(decode_image, paths))
+    elif method in ("ours-exact", "ours-draft"):
+        from imagegpt_rs import ImageGPTImageProcessor
+        from imagegpt_rs.encoding import encode_files
+
+        proc = ImageGPTImageProcessor(clusters, size=32)
+        encode_files(paths, proc, draft=method == "ours-draft", chunk_size=64)
+    else:
+        raise ValueError(method)
+    dt = time.perf_counter() - t0
+    return {"rate": len(paths) / dt, "rss": peak_rss_mib()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=40)
+    ap.add_argument("--method")
+    ap.add_argument("--dir")
+    args = ap.parse_args()
+    clusters = np.random.default_rng(0).uniform(-1, 1, size=(512, 3))
+    if args.method:
+        paths = sorted(os.path.join(args.dir, n) for n in os.listdir(args.dir))
+        print(json.dumps(run_method(args.method, paths, clusters)))
+        return
+    banner(["imagegpt-rs", "transformers", "pillow"])
+    with tempfile.TemporaryDirectory() as d:
+        paths = make_files(d, args.files)
+        mp = sum(os.path.getsize(p) for p in paths) / 1e6
+        print(f"{len(paths)} files ({mp:.0f} MB on disk), sizes {SIZES_MP} megapixels, JPEG q90 and PNG\n")
+        rows, rss = [], {}
+        names = {
+            "transformers": "transformers 4.57 (PIL open + slow processor)",
+            "pil-decode": "PIL decode alone, 1 core",
+            "ours-decode": f"imagegpt-rs decode alone, {os.cpu_count()} cores",
+            "ours-exact": f"imagegpt-rs exact, {os.cpu_count()} cores",
+            "ours-draft": f"imagegpt-rs --draft, {os.cpu_count()} cores",
+        }
+        for method, name in names.items():
+            out = subprocess.run(
+                [sys.executable, __file__, "--method", method, "--dir", d], capture_output=True, text=True, check=True
+            )
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append((name, res["rate"]))
+            rss[name] = res["rss"]
+        table(rows, "images/s", names["transformers"])
+        for name, value in rss.items():
+            print(f"peak RSS {name}: {value:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
