@@ -1296,7 +1296,7 @@ mod tests {
     fn check_table(q: &Quantizer, samples: usize) {
         let t = q.table();
         let mut seed = 7u64;
-        let mut check = |r: u8, g: u8, b: u8| {
+        let check = |r: u8, g: u8, b: u8| {
             let want = match &q.a32 {
                 Some(a) => reference_u8(a, [r, g, b]),
                 None => reference_u8(&q.a64, [r, g, b]),
