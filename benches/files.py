@@ -62,7 +62,8 @@ def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str,
         from imagegpt_rs.decoding import decode_image
 
         with ThreadPoolExecutor(os.cpu_count()) as ex:
-            list(ex.map(decode_image, paths))
+            for _ in ex.map(decode_image, paths):  # discard each image, as encoding does
+                pass
     elif method in ("ours-exact", "ours-draft"):
         from imagegpt_rs import ImageGPTImageProcessor
         from imagegpt_rs.encoding import encode_files

@@ -51,7 +51,18 @@ def main() -> None:
     t = best_time(lambda: ours(images, return_tensors="np"))
     rows.append((f"imagegpt-rs, all cores ({os.cpu_count()})", n / t))
     table(rows, "images/s", "transformers slow, one image per call")
-    print(f"peak RSS: {peak_rss_mib():.0f} MiB")
+    print(f"peak RSS of this process (transformers' batched distance matrices dominate): {peak_rss_mib():.0f} MiB")
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, %r); from _common import crops, peak_rss_mib; "
+        "import imagegpt_rs; imgs = crops(512, 256); base = peak_rss_mib(); "
+        "p = imagegpt_rs.ImageGPTImageProcessor(np.random.default_rng(0).uniform(-1, 1, (512, 3)), size=32); "
+        "[p(imgs, return_tensors='np') for _ in range(10)]; print(base, peak_rss_mib())"
+    ) % os.path.dirname(os.path.abspath(__file__))
+    import subprocess
+    import sys
+
+    base, peak = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    print(f"peak RSS of ours alone (child process): {peak:.0f} MiB, of which the 512 input crops and photos {base:.0f} MiB")
 
 
 if __name__ == "__main__":
