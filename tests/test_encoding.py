@@ -168,3 +168,37 @@ def test_expand_inputs(tmp_path, photo_files):
     assert expand_inputs([os.path.join(d, "*.png")]) == sorted(p for p in photo_files if p.endswith(".png"))
     with pytest.raises(FileNotFoundError, match="nope"):
         expand_inputs([str(tmp_path / "nope")])
+
+
+def test_ctrl_c_stops_a_long_native_batch_quickly(tmp_path, rgb_photos):
+    """SIGINT during one long native call (thousands of files in one chunk) raises KeyboardInterrupt
+    promptly: the workers stop starting new images instead of finishing the chunk."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    photo = tmp_path / "big.jpg"
+    PIL_Image.fromarray(np.tile(rgb_photos["astronaut"], (3, 3, 1))).save(photo, quality=90)  # 1536x1536
+    script = (
+        "import sys, time\n"
+        "from imagegpt_rs.encoding import encode_files\n"
+        f"paths = [{str(photo)!r}] * 20000\n"
+        "print('start', flush=True)\n"
+        "t = time.perf_counter()\n"
+        "try:\n"
+        "    encode_files(paths, chunk_size=20000)\n"
+        "    print('finished', time.perf_counter() - t, flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', time.perf_counter() - t, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    time.sleep(1.0)
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    waited = time.perf_counter() - sent
+    assert out.startswith("interrupted"), out
+    # 20,000 decodes take far longer than this; stopping takes about one image per worker.
+    assert waited < 10, waited

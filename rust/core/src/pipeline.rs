@@ -7,6 +7,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -108,13 +109,19 @@ fn encode_one<O: OutId>(
         .map_err(|e| e.describe(&[settings.height, settings.width]))
 }
 
+/// What an item that was not started because the batch was cancelled reports.
+pub const CANCELLED: &str = "cancelled";
+
 /// Encodes every source into its row of `out` (`sources.len()` rows of `settings.sequence_length()`
 /// ids). Returns one result per source, in order; the rows of failed sources are left as they were.
+/// Once `cancel` is set, items not yet started fail with [`CANCELLED`] (the running ones finish), so a
+/// caller can stop a long batch within about one image's time.
 pub fn encode_batch<O: OutId>(
     sources: &[Source<'_>],
     settings: &EncodeSettings,
     quantizer: &Quantizer,
     out: &mut [O],
+    cancel: &AtomicBool,
 ) -> Vec<Result<(), String>> {
     let len = settings.sequence_length();
     if len == 0 || out.len() != sources.len() * len {
@@ -137,6 +144,9 @@ pub fn encode_batch<O: OutId>(
     out.par_chunks_mut(len)
         .zip(sources.par_iter())
         .map(|(row, source)| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(CANCELLED.to_owned());
+            }
             catch_unwind(AssertUnwindSafe(|| {
                 encode_one(*source, settings, quantizer, batched, row)
             }))
@@ -200,7 +210,7 @@ mod tests {
             Source::Path(Path::new("/definitely/not/here.png")),
         ];
         let mut out = vec![-1i64; 4 * 20];
-        let res = encode_batch(&sources, &s, &q, &mut out);
+        let res = encode_batch(&sources, &s, &q, &mut out, &AtomicBool::new(false));
         assert!(res[0].is_ok() && res[2].is_ok());
         assert!(
             res[1]
@@ -229,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_batch_starts_no_item() {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let a = gradient(8, 8);
+        let sources = vec![
+            Source::Rgb {
+                data: &a,
+                width: 8,
+                height: 8
+            };
+            5
+        ];
+        let mut out = vec![7u16; 5 * 20];
+        let res = encode_batch(&sources, &settings(), &q, &mut out, &AtomicBool::new(true));
+        assert!(res.iter().all(|r| r.as_deref() == Err(CANCELLED)));
+        assert!(out.iter().all(|&x| x == 7));
+    }
+
+    #[test]
     fn wrong_output_length_is_an_error_for_every_item() {
         let q = Quantizer::new(grid_palette(), None).expect("quantizer");
         let a = gradient(3, 3);
@@ -242,6 +270,7 @@ mod tests {
             &settings(),
             &q,
             &mut out,
+            &AtomicBool::new(false),
         );
         assert!(res[0].as_ref().unwrap_err().contains("need 20"));
     }
@@ -260,6 +289,7 @@ mod tests {
             &settings(),
             &q,
             &mut out,
+            &AtomicBool::new(false),
         );
         assert!(res[0].is_err());
     }

@@ -2,13 +2,17 @@
 //! that encodes lists of paths, byte strings or uint8 arrays with the GIL released.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use imagegpt_core::decode::{DecodeOptions, JpegDecoder, DEFAULT_MAX_PIXELS};
 use imagegpt_core::pipeline::{encode_batch, EncodeSettings, Source};
 use imagegpt_core::quantize::{OutId, Quantizer};
 use imagegpt_core::resize::{Filter, PillowCompat};
 use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::py_error;
@@ -39,6 +43,7 @@ impl EncodeJob {
         &self,
         py: Python<'py>,
         sources: &[Source<'_>],
+        interruptible: bool,
     ) -> PyResult<RunResult<'py>> {
         let len = self.settings.sequence_length();
         let mut out: Vec<O> = Vec::new();
@@ -46,13 +51,18 @@ impl EncodeJob {
             pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids")
         })?;
         out.resize(sources.len() * len, O::from_id(0));
-        let results = crate::threads::detach(py, || {
-            let mut work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out);
+        let mut batch = |cancel: &AtomicBool| {
+            let work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out, cancel);
             match &self.pool {
                 Some(pool) => pool.install(work),
-                None => work(),
+                None => imagegpt_core::parallel::install(work),
             }
-        });
+        };
+        let results = if interruptible {
+            self.run_interruptibly(py, batch)?
+        } else {
+            py.detach(|| batch(&AtomicBool::new(false)))
+        };
         let mut ok = Vec::with_capacity(sources.len());
         let mut failures = Vec::new();
         for (i, r) in results.into_iter().enumerate() {
@@ -76,11 +86,70 @@ impl EncodeJob {
         Ok((arr.into_any(), ok, failures))
     }
 
-    fn run<'py>(&self, py: Python<'py>, sources: &[Source<'_>]) -> PyResult<RunResult<'py>> {
+    /// Runs `work` on a helper thread while this (the calling) thread waits with the GIL released,
+    /// waking every 50 ms to let Python run its signal handlers: on Ctrl-C (a `KeyboardInterrupt`
+    /// from `check_signals`) the batch is cancelled, the images already started finish, and the
+    /// exception propagates, so a long run stops within about one image's time.
+    fn run_interruptibly<R: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&AtomicBool) -> R + Send,
+    ) -> PyResult<R> {
+        let cancel = AtomicBool::new(false);
+        let done = (Mutex::new(false), Condvar::new());
+        // Waits up to `timeout` (forever if None) for the worker to finish; true when it has.
+        let wait = |timeout: Option<Duration>| {
+            let (flag, cv) = &done;
+            let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+            match timeout {
+                Some(t) => *cv
+                    .wait_timeout_while(guard, t, |d| !*d)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0),
+                None => *cv
+                    .wait_while(guard, |d| !*d)
+                    .unwrap_or_else(|p| p.into_inner()),
+            }
+        };
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(|| {
+                let result = work(&cancel);
+                let (flag, cv) = &done;
+                *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+                cv.notify_all();
+                result
+            });
+            let joined = |h: std::thread::ScopedJoinHandle<'_, R>| {
+                h.join()
+                    .map_err(|_| PyRuntimeError::new_err("the encoding thread panicked"))
+            };
+            loop {
+                let finished = py.detach(|| wait(Some(Duration::from_millis(50))));
+                if finished || handle.is_finished() {
+                    return joined(handle);
+                }
+                if let Err(interrupt) = py.check_signals() {
+                    cancel.store(true, Ordering::Relaxed);
+                    // Only the images already started still run; wait for them outside the GIL.
+                    py.detach(|| wait(None));
+                    let _ = joined(handle);
+                    return Err(interrupt);
+                }
+            }
+        })
+    }
+
+    /// `interruptible`: for long runs (files): Ctrl-C stops them (see `run_interruptibly`).
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        sources: &[Source<'_>],
+        interruptible: bool,
+    ) -> PyResult<RunResult<'py>> {
         match self.dtype {
-            Dtype::U16 => self.run_typed::<u16>(py, sources),
-            Dtype::I32 => self.run_typed::<i32>(py, sources),
-            Dtype::I64 => self.run_typed::<i64>(py, sources),
+            Dtype::U16 => self.run_typed::<u16>(py, sources, interruptible),
+            Dtype::I32 => self.run_typed::<i32>(py, sources, interruptible),
+            Dtype::I64 => self.run_typed::<i64>(py, sources, interruptible),
         }
     }
 }
@@ -181,13 +250,13 @@ impl EncodeJob {
     /// Encodes image files; see the class docs for the result.
     fn run_paths<'py>(&self, py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<RunResult<'py>> {
         let sources: Vec<Source<'_>> = paths.iter().map(|p| Source::Path(p)).collect();
-        self.run(py, &sources)
+        self.run(py, &sources, true)
     }
 
     /// Encodes encoded images held in byte strings.
     fn run_bytes<'py>(&self, py: Python<'py>, blobs: Vec<Vec<u8>>) -> PyResult<RunResult<'py>> {
         let sources: Vec<Source<'_>> = blobs.iter().map(|b| Source::Bytes(b)).collect();
-        self.run(py, &sources)
+        self.run(py, &sources, true)
     }
 
     /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
@@ -219,7 +288,7 @@ impl EncodeJob {
                 height: input.height,
             });
         }
-        self.run(py, &sources)
+        self.run(py, &sources, false)
     }
 }
 
