@@ -70,6 +70,18 @@ def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str,
 
         proc = ImageGPTImageProcessor(clusters, size=32)
         encode_files(paths, proc, draft=method == "ours-draft", chunk_size=64)
+    elif method.startswith("memory-"):
+        # The same 1-megapixel JPEG listed n times, encoded to a shard directory: peak RSS must not
+        # grow with n.
+        from imagegpt_rs import ImageGPTImageProcessor
+        from imagegpt_rs.encoding import encode_to_directory
+
+        n = int(method.split("-")[1])
+        one = next(p for p in paths if p.endswith(".jpg") and "001" in p)
+        many = [one] * n
+        with tempfile.TemporaryDirectory() as out:
+            encode_to_directory(many, out, ImageGPTImageProcessor(clusters, size=32), shard_size=1024)
+        paths = many
     else:
         raise ValueError(method)
     dt = time.perf_counter() - t0
@@ -110,6 +122,13 @@ def main() -> None:
         table(rows, "images/s", names["transformers"])
         for name, value in rss.items():
             print(f"peak RSS {name}: {value:.0f} MiB")
+        print()
+        for n in (1_000, 10_000):
+            out = subprocess.run(
+                [sys.executable, __file__, "--method", f"memory-{n}", "--dir", d], capture_output=True, text=True, check=True
+            )
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"encode_to_directory of {n:,} files (1 MP JPEG): {res['rate']:,.0f} images/s, peak RSS {res['rss']:.0f} MiB")
 
 
 if __name__ == "__main__":
