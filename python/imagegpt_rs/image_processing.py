@@ -174,6 +174,12 @@ def _parse_format(fmt: Any) -> str | None:
 
 def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
     """One input image -> an (H, W, 3) array in its own dtype, following the rules in the module doc."""
+    if type(image) is np.ndarray and fmt == "channels_last" and image.ndim == 3 and image.shape[2] == 3:
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise InputError(f"image {index} is empty: shape {image.shape}")
+        if image.dtype.kind not in "uifb":
+            raise InputError(f"image {index} has dtype {image.dtype}: expected an integer or float array")
+        return image  # the common case, checked without the general path below
     if _is_pil(image):
         if image.mode != "RGB":
             image = image.convert("RGB")
@@ -407,7 +413,8 @@ class ImageGPTImageProcessor:
         ):
             # The whole batch in one native call: resize + quantize per image, in parallel, GIL released.
             ids = self._encode_uint8(arrays, clusters, h, w, resample)
-            return BatchFeature({"input_ids": list(ids)}, tensor_type=return_tensors)
+            # Already one (N, H*W) array: hand it over whole when a tensor is asked for (no restacking).
+            return BatchFeature({"input_ids": ids if return_tensors else list(ids)}, tensor_type=return_tensors)
         if do_resize:
             arrays = [self._resize_hwc(arr, h, w, resample, i) for i, arr in enumerate(arrays)]
 
