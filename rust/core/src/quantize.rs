@@ -424,12 +424,21 @@ fn eval_body<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &A
     }
 }
 
+/// [`eval_body`] compiled for AVX2 + FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; the dispatcher calls it only after detecting both at run time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn eval_avx2<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
     eval_body::<T, NAN>(blk, cands, ar)
 }
 
+/// [`eval_body`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512VL, AVX2 and FMA; the dispatcher calls it only after
+/// detecting all four at run time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 unsafe fn eval_avx512<T: Real, const NAN: bool>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>) {
