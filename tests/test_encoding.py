@@ -50,6 +50,13 @@ def test_files_equal_pil_open_then_transformers(photo_files, photo_palette, size
     np.testing.assert_array_equal(result.ids, expected)
 
 
+def test_processor_method_is_encode_files(photo_files, photo_palette):
+    processor = ImageGPTImageProcessor(photo_palette, size=12)
+    a = processor.encode_files(photo_files[:4], dtype=np.int32)
+    assert a.ids.dtype == np.int32
+    np.testing.assert_array_equal(a.ids, _reference(photo_files[:4], photo_palette, 12))
+
+
 def test_bytes_and_dtypes(photo_files, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=16)
     blobs = [open(p, "rb").read() for p in photo_files[:6]]

@@ -472,6 +472,13 @@ class ImageGPTImageProcessor:
             return [q.quantize_normalized(a.astype(dtype, copy=False)).reshape(-1) for a in arrays]
         return [_reference_color_quantize(a.astype(dtype, copy=False), clusters) for a in arrays]
 
+    def encode_files(self, paths: Iterable[Any], **kwargs: Any) -> Any:
+        """Decodes, resizes and quantizes image files in parallel with this processor's settings;
+        see :func:`imagegpt_rs.encoding.encode_files` for the options and the result."""
+        from .encoding import encode_files
+
+        return encode_files(paths, self, **kwargs)
+
     def decode(self, input_ids: Any, size: dict[str, int] | int | tuple[int, int] | None = None) -> np.ndarray:
         """Token ids back to uint8 RGB images (each pixel the color of its cluster).
 
