@@ -195,6 +195,26 @@ def test_export_check_and_validate_tiny_models(tmp_path, feature):
     assert all(d <= config.atol_for_validation for d in diffs.values())
 
 
+def test_export_model_builds_its_own_dummy_inputs(tmp_path):
+    """export_model(model, onnx_config, output): no preprocessor needed; the built-in palette at the
+    largest square the positions hold (8x8 for 64 positions) feeds the dummy inputs."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    torch.manual_seed(0)
+    config = transformers.ImageGPTConfig(vocab_size=513, n_positions=64, n_embd=32, n_layer=2, n_head=2)
+    model = transformers.ImageGPTModel(config).eval()
+    onnx_config = ours.ImageGPTOnnxConfig(model.config)
+    path = tmp_path / "m.onnx"
+    inputs, outputs = ours.export_model(model, onnx_config, path)
+    assert inputs == ["input_ids"] and outputs == list(onnx_config.outputs)
+    assert ours.check_onnx_model(path, onnx_config).ok
+    from imagegpt_rs import ImageGPTImageProcessor
+
+    diffs = ours.validate_model_outputs(
+        onnx_config, ImageGPTImageProcessor(size=8), model, path, outputs, onnx_config.atol_for_validation
+    )
+    assert all(d <= onnx_config.atol_for_validation for d in diffs.values())
+
+
 def test_exported_model_matches_torch_on_photos(tmp_path):
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     skimage_data = pytest.importorskip("skimage.data")

@@ -25,7 +25,7 @@ from .config import (
     compute_effective_axis_dimension,
     compute_serialized_parameters_size,
 )
-from .convert import ensure_model_and_config_inputs_match, export, validate_model_outputs
+from .convert import ensure_model_and_config_inputs_match, export, export_model, validate_model_outputs
 from .features import FeaturesManager
 from .imagegpt import ImageGPTOnnxConfig
 from .preprocessor import build_preprocessor_model, export_preprocessor
@@ -45,6 +45,7 @@ __all__ = [
     "compute_serialized_parameters_size",
     "ensure_model_and_config_inputs_match",
     "export",
+    "export_model",
     "export_preprocessor",
     "validate_model_outputs",
 ]

@@ -204,6 +204,33 @@ def _compare_output(name: str, ref: np.ndarray, got: np.ndarray, atol: float) ->
     return worst
 
 
+def export_model(
+    model: Any,
+    onnx_config: OnnxConfig,
+    output: PathLike,
+    opset: Optional[int] = None,
+    preprocessor: Any = None,
+    device: str = "cpu",
+) -> tuple[list[str], list[str]]:
+    """:func:`export` with the model first: ``export_model(model, onnx_config, output, opset=None)``.
+
+    Without ``preprocessor``, dummy inputs come from an :class:`~imagegpt_rs.ImageGPTImageProcessor`
+    with the built-in palette at the largest square size the model's ``n_positions`` holds (32x32 for
+    1024 positions), so no preprocessor config is needed to export a model.
+    """
+    if preprocessor is None:
+        from ..image_processing import ImageGPTImageProcessor
+
+        n_positions = int(getattr(onnx_config._config, "n_positions", 1024))
+        side = max(1, int(n_positions**0.5))
+        while (side + 1) * (side + 1) <= n_positions:
+            side += 1
+        while side * side > n_positions:
+            side -= 1
+        preprocessor = ImageGPTImageProcessor(size=side)
+    return export(preprocessor, model, onnx_config, opset, output, device=device)
+
+
 def validate_model_outputs(
     config: OnnxConfig,
     preprocessor: Any,
