@@ -84,3 +84,24 @@ def test_validate_reports_every_problem(tmp_path, capsys):
 def test_missing_input_is_exit_code_1(tmp_path, capsys):
     assert main(["encode", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o"), "--quiet"]) == 1
     assert "nothing-here" in capsys.readouterr().err
+
+
+def test_validate_lists_every_processor_problem(tmp_path, capsys):
+    bad = tmp_path / "preprocessor_config.json"
+    bad.write_text(json.dumps({
+        "clusters": [[0.0, 0.1, 0.2], [0.3, float("nan"), 0.5]],
+        "size": {"height": 0, "width": 32},
+        "resample": 9,
+        "do_normalize": "yes",
+        "image_processor_type": "ImageGPTImageProcessor",
+    }))
+    assert main(["validate", str(bad)]) == 3
+    text = capsys.readouterr().out
+    for field in ("clusters[1][1]", "size.height", "resample", "do_normalize"):
+        assert field in text, text
+    # transformers 4.57 loads such a file without complaint: these are our rules.
+    from imagegpt_rs.image_processing import processor_config_violations
+
+    assert processor_config_violations(json.loads(bad.read_text().replace("NaN", "0.4"))) != []
+    good = {"clusters": [[0.0, 0.0, 0.0]], "size": {"height": 8, "width": 8}, "resample": 2, "do_resize": True}
+    assert processor_config_violations(good) == []

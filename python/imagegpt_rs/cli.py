@@ -262,6 +262,12 @@ def _validate_file(path: str) -> str:
 
     data = _read_json(path)
     if "clusters" in data or data.get("image_processor_type") or os.path.basename(path) == "preprocessor_config.json":
+        from .errors import ConfigValidationError
+        from .image_processing import processor_config_violations
+
+        problems = processor_config_violations(data)
+        if problems:
+            raise ConfigValidationError.from_violations("ImageGPTImageProcessor", problems, source=path)
         processor = ImageGPTImageProcessor(**data)
         n = processor.quantizer.n_clusters
         return f"image processor, {n} clusters, size {processor.size}"

@@ -34,7 +34,7 @@ import numpy as np
 from .batch_feature import BatchFeature
 from .errors import ConfigValidationError, InputError
 
-__all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME"]
+__all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME", "processor_config_violations"]
 
 PREPROCESSOR_CONFIG_NAME = "preprocessor_config.json"
 _VALID_SIZE_KEYS = (
@@ -243,6 +243,55 @@ def _reference_color_quantize(x: np.ndarray, clusters: np.ndarray) -> np.ndarray
     ab = np.matmul(x, clusters.T)
     b2 = np.sum(np.square(clusters.T), axis=0)
     return np.argmin(a2[:, None] - 2 * ab + b2[None, :], axis=1)
+
+
+def processor_config_violations(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every problem of a ``preprocessor_config.json`` dict, as ``(field, value, rule)`` tuples.
+
+    Checks the fields ImageGPT's processor reads: ``clusters`` (shape (K, 3), 1 <= K <= 65535, finite),
+    ``size`` (a valid size dict with positive integers), ``resample`` (a Pillow filter 0-5), and the
+    ``do_*`` flags (booleans). An empty list means the config is usable.
+    """
+    out: list[tuple[str, str, str]] = []
+
+    def short(v: Any) -> str:
+        text = repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    clusters = config.get("clusters")
+    if clusters is not None:
+        try:
+            arr = np.asarray(clusters, dtype=np.float64)
+        except (TypeError, ValueError):
+            out.append(("clusters", short(clusters), "must be a (n_clusters, 3) array of numbers"))
+        else:
+            if arr.ndim != 2 or arr.shape[1] != 3:
+                out.append(("clusters", f"shape {arr.shape}", "must have shape (n_clusters, 3)"))
+            elif not 1 <= arr.shape[0] <= 65535:
+                out.append(("clusters", f"{arr.shape[0]} clusters", "must hold 1 to 65535 clusters"))
+            elif not np.isfinite(arr).all():
+                r, c = map(int, np.argwhere(~np.isfinite(arr))[0])
+                out.append((f"clusters[{r}][{c}]", repr(float(arr[r, c])), "must be finite"))
+    if "size" in config:
+        size = config["size"]
+        try:
+            sd = get_size_dict(size)
+        except ValueError as err:
+            out.append(("size", short(size), str(err)))
+        else:
+            for key, v in sd.items():
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    out.append((f"size.{key}", short(v), "must be an integer >= 1"))
+            if config.get("do_resize", True) and not {"height", "width"} <= set(sd):
+                out.append(("size", short(size), "must have height and width when do_resize is true"))
+    if "resample" in config:
+        r = config["resample"]
+        if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= 5:
+            out.append(("resample", short(r), "must be a Pillow filter number 0-5 (NEAREST..HAMMING)"))
+    for flag in ("do_resize", "do_normalize", "do_color_quantize"):
+        if flag in config and not isinstance(config[flag], bool):
+            out.append((flag, short(config[flag]), "must be a bool (true or false)"))
+    return out
 
 
 class ImageGPTImageProcessor:
