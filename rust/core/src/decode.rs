@@ -78,10 +78,11 @@ pub enum ImageFormat {
     Gif,
     WebP,
     Tiff,
+    Bmp,
 }
 
 impl ImageFormat {
-    /// The format's name as Pillow's `Image.format` (`"JPEG"`, `"PNG"`, `"GIF"`, `"WEBP"`, `"TIFF"`).
+    /// The format's name as Pillow's `Image.format` (`"JPEG"`, `"PNG"`, `"GIF"`, `"WEBP"`, `"TIFF"`, `"BMP"`).
     pub fn name(self) -> &'static str {
         match self {
             ImageFormat::Jpeg => "JPEG",
@@ -89,6 +90,7 @@ impl ImageFormat {
             ImageFormat::Gif => "GIF",
             ImageFormat::WebP => "WEBP",
             ImageFormat::Tiff => "TIFF",
+            ImageFormat::Bmp => "BMP",
         }
     }
 
@@ -108,6 +110,8 @@ impl ImageFormat {
             || data.starts_with(b"MM\0+")
         {
             Some(ImageFormat::Tiff)
+        } else if data.starts_with(b"BM") {
+            Some(ImageFormat::Bmp)
         } else {
             None
         }
@@ -213,7 +217,9 @@ pub enum DecodeError {
     #[error("empty input (0 bytes)")]
     Empty,
     /// The leading bytes match no supported format.
-    #[error("not a supported image (JPEG, PNG, GIF, WebP or TIFF): the data starts with {head}")]
+    #[error(
+        "not a supported image (JPEG, PNG, GIF, WebP, TIFF or BMP): the data starts with {head}"
+    )]
     UnknownFormat { head: String },
     /// The data ends before the image does.
     #[error("truncated {format} data: {detail}")]
@@ -283,7 +289,7 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedImage,
     decode(&data, options)
 }
 
-/// Decodes JPEG, PNG, GIF, WebP or TIFF bytes to 8-bit RGB exactly like Pillow's
+/// Decodes JPEG, PNG, GIF, WebP, TIFF or BMP bytes to 8-bit RGB exactly like Pillow's
 /// `Image.open(...).convert("RGB")`.
 ///
 /// GIF: the first frame on the logical screen, as Pillow shows it: the screen is filled with the
@@ -310,6 +316,7 @@ pub fn decode(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
         ImageFormat::Gif => decode_gif(data, options),
         ImageFormat::WebP => decode_webp(data, options),
         ImageFormat::Tiff => decode_tiff(data, options),
+        ImageFormat::Bmp => decode_bmp(data, options),
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
         Err(DecodeError::Corrupt {
@@ -1465,6 +1472,405 @@ fn decode_tiff(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
         draft_scale: 1,
         original_size: (w, h),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// BMP (own decoder, following Pillow 13's BmpImagePlugin)
+// ---------------------------------------------------------------------------------------------
+
+/// How the pixels of a BMP row are turned into RGB.
+enum BmpPixels {
+    /// 1/4/8-bit indices (MSB first) looked up in a 256-entry table (Pillow's `P`, `L` and `1`).
+    Indexed { bits: u64, lut: Box<[[u8; 3]; 256]> },
+    /// 16-bit little-endian words, 5 bits red at `r_shift`, `g_bits` green at 5, 5 blue at 0;
+    /// each channel scaled with `v * 255 / max` truncated (Pillow's `BGR;15` / `BGR;16`).
+    Packed16 { r_shift: u32, g_bits: u32 },
+    /// `bpp` bytes a pixel, red/green/blue at these byte positions (alpha or padding ignored).
+    Bytes { bpp: u64, rgb: [usize; 3] },
+}
+
+impl BmpPixels {
+    fn bits(&self) -> u64 {
+        match self {
+            BmpPixels::Indexed { bits, .. } => *bits,
+            BmpPixels::Packed16 { .. } => 16,
+            BmpPixels::Bytes { bpp, .. } => bpp * 8,
+        }
+    }
+}
+
+fn le16(d: &[u8], at: usize) -> Option<u64> {
+    d.get(at..at.checked_add(2)?)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as u64)
+}
+
+fn le32(d: &[u8], at: usize) -> Option<u64> {
+    d.get(at..at.checked_add(4)?)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+}
+
+/// Decodes a BMP like Pillow 13 (`BmpImagePlugin`): BITMAPCOREHEADER (OS/2 1.x), INFO, V2-V5
+/// and OS/2 2.x headers; bottom-up and top-down (height's top byte 0xFF); BI_RGB 1/4/8-bit
+/// palettes, 16-bit (5-5-5), 24-bit and 32-bit (4th byte ignored: Pillow opens it as RGB);
+/// BI_BITFIELDS with exactly the masks Pillow accepts; RLE8 and RLE4 with Pillow's decoder rules.
+fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    let format = ImageFormat::Bmp;
+    let truncated = |detail: String| DecodeError::Truncated { format, detail };
+    let unsupported = |detail: String| DecodeError::Unsupported { format, detail };
+    let (Some(offset), Some(header_size)) = (le32(data, 10), le32(data, 14)) else {
+        return Err(truncated(format!(
+            "{} bytes, shorter than the 18 bytes of the file header and the header size",
+            data.len()
+        )));
+    };
+    if ![12, 40, 52, 56, 64, 108, 124].contains(&header_size) {
+        return Err(unsupported(format!("header type (size {header_size})")));
+    }
+    let header_end = 14 + header_size as usize;
+    let Some(hd) = data.get(18..header_end) else {
+        return Err(truncated(format!(
+            "the {header_size}-byte info header ends at byte {header_end}, the data has {} bytes",
+            data.len()
+        )));
+    };
+    // Every field is in range: `hd` has at least 8 (core) or 36 (info) bytes.
+    let field16 = |at: usize| le16(hd, at).unwrap_or(0);
+    let field32 = |at: usize| le32(hd, at).unwrap_or(0);
+    let mut pos = header_end;
+    let (width, height, top_down, bits, compression, colors, padding);
+    let mut masks = [0u64; 4];
+    if header_size == 12 {
+        (width, height, top_down) = (field16(0), field16(2), false);
+        bits = field16(6);
+        (compression, colors, padding) = (0, 0, 3u64);
+    } else {
+        top_down = hd[7] == 0xFF;
+        width = field32(0);
+        height = if top_down {
+            (1u64 << 32) - field32(4)
+        } else {
+            field32(4)
+        };
+        bits = field16(10);
+        compression = field32(12);
+        colors = field32(28);
+        padding = 4;
+        if compression == 3 {
+            if hd.len() >= 48 {
+                for (i, m) in masks
+                    .iter_mut()
+                    .enumerate()
+                    .take(if hd.len() >= 52 { 4 } else { 3 })
+                {
+                    *m = field32(36 + 4 * i);
+                }
+            } else {
+                for (i, m) in masks.iter_mut().take(3).enumerate() {
+                    *m = le32(data, pos + 4 * i).ok_or_else(|| {
+                        truncated(String::from("the data ends inside the BI_BITFIELDS masks"))
+                    })?;
+                }
+                pos += 12;
+            }
+        }
+    }
+    let colors = if colors == 0 && bits < 64 {
+        1u64 << bits
+    } else {
+        colors
+    };
+    let mut offset = offset;
+    if offset == header_end as u64 && bits <= 8 {
+        offset += padding * colors;
+    }
+    if ![1, 4, 8, 16, 24, 32].contains(&bits) {
+        return Err(unsupported(format!("pixel depth ({bits} bits)")));
+    }
+    let bgr = |bpp: u64| BmpPixels::Bytes {
+        bpp,
+        rgb: [2, 1, 0],
+    };
+    let mut rle = None;
+    let mut pixels = match compression {
+        0 | 1 | 2 => match bits {
+            16 => BmpPixels::Packed16 {
+                r_shift: 10,
+                g_bits: 5,
+            },
+            24 => bgr(3),
+            32 => bgr(4),
+            _ => BmpPixels::Indexed {
+                bits,
+                lut: Box::new([[0; 3]; 256]),
+            },
+        },
+        3 => {
+            let rgb = (masks[0], masks[1], masks[2]);
+            let layout = match (bits, rgb, masks[3]) {
+                (32, (0xFF0000, 0xFF00, 0xFF), 0 | 0xFF00_0000) => Some([2, 1, 0]),
+                (32, (0xFF00_0000, 0xFF0000, 0xFF00), 0 | 0xFF) => Some([3, 2, 1]),
+                (32, (0xFF00_0000, 0xFF00, 0xFF), 0 | 0xFF0000) => Some([3, 1, 0]),
+                (32, (0xFF, 0xFF00, 0xFF0000), 0xFF00_0000) => Some([0, 1, 2]),
+                (32, (0, 0, 0), 0) => Some([2, 1, 0]),
+                (24, (0xFF0000, 0xFF00, 0xFF), _) => Some([2, 1, 0]),
+                _ => None,
+            };
+            match (bits, layout, rgb) {
+                (_, Some(rgb), _) => BmpPixels::Bytes { bpp: bits / 8, rgb },
+                (16, None, (0xF800, 0x7E0, 0x1F)) => BmpPixels::Packed16 {
+                    r_shift: 11,
+                    g_bits: 6,
+                },
+                (16, None, (0x7C00, 0x3E0, 0x1F)) => BmpPixels::Packed16 {
+                    r_shift: 10,
+                    g_bits: 5,
+                },
+                _ => return Err(unsupported(format!(
+                    "BI_BITFIELDS layout: {bits} bits with masks r={:#x} g={:#x} b={:#x} a={:#x}",
+                    masks[0], masks[1], masks[2], masks[3]
+                ))),
+            }
+        }
+        _ => return Err(unsupported(format!("compression ({compression})"))),
+    };
+    if compression == 1 || compression == 2 {
+        if bits > 8 {
+            return Err(unsupported(format!(
+                "RLE compression with {bits} bits a pixel (Pillow: unknown raw mode)"
+            )));
+        }
+        rle = Some(compression == 2);
+    }
+    let mut mode = "RGB";
+    if let BmpPixels::Indexed { bits, lut } = &mut pixels {
+        if !(1..=65536).contains(&colors) {
+            return Err(unsupported(format!("palette size ({colors} colors)")));
+        }
+        let p = padding as usize;
+        let want = p * colors as usize;
+        let start = pos.min(data.len());
+        let palette = &data[start..(start + want).min(data.len())];
+        pos = start + palette.len();
+        let entry = |i: usize| {
+            palette
+                .get(i * p..)
+                .map(|s| &s[..s.len().min(3)])
+                .unwrap_or(&[])
+        };
+        let gray = (0..colors as usize).all(|i| {
+            let v = if colors == 2 { [0u8, 255][i] } else { i as u8 };
+            entry(i) == [v, v, v]
+        });
+        if gray && colors <= 2 {
+            // Pillow's mode "1" with raw mode "1": 1-bit pixels whatever the depth.
+            mode = "1";
+            *bits = 1;
+            for (i, e) in lut.iter_mut().enumerate() {
+                *e = [if i == 0 { 0 } else { 255 }; 3];
+            }
+        } else if gray {
+            // Mode "L" with raw mode "L": one byte a pixel whatever the depth.
+            mode = "L";
+            *bits = 8;
+            for (i, e) in lut.iter_mut().enumerate() {
+                *e = [i as u8; 3];
+            }
+        } else {
+            mode = "P";
+            let entries = palette.len() / p;
+            if entries > 256 {
+                return Err(DecodeError::Corrupt {
+                    format,
+                    detail: format!("palette of {entries} colors (Pillow: invalid palette size)"),
+                });
+            }
+            for (e, c) in lut.iter_mut().zip(palette.chunks_exact(p)) {
+                *e = [c[2], c[1], c[0]];
+            }
+        }
+    }
+    let npixels = check_size(format, width, height, options)?;
+    let start = if offset != 0 { offset } else { pos as u64 };
+    let (w, h) = (width as usize, height as usize);
+    let mut out;
+    if let Some(rle4) = rle {
+        let indices = bmp_rle(data, start, w, npixels, rle4).map_err(truncated)?;
+        out = alloc_zeroed(npixels * 3)?;
+        let BmpPixels::Indexed { lut, .. } = &pixels else {
+            return Err(unsupported(String::from("RLE without a palette")));
+        };
+        for (y, row) in indices.chunks_exact(w).enumerate() {
+            let dst = if top_down { y } else { h - 1 - y };
+            for (o, &i) in out[dst * w * 3..(dst + 1) * w * 3]
+                .chunks_exact_mut(3)
+                .zip(row)
+            {
+                o.copy_from_slice(&lut[i as usize]);
+            }
+        }
+    } else {
+        // Pillow's raw decoder: rows of `stride` bytes (the file's bit depth, padded to 4 bytes),
+        // of which it unpacks `line` bytes; the last row needs no padding.
+        let stride = ((width * bits + 31) >> 3) & !3;
+        let line = (width * pixels.bits()).div_ceil(8);
+        if line > stride {
+            // A gray-ramp palette on a 1/4-bit image makes Pillow read bytes as 8-bit gray.
+            return Err(DecodeError::Corrupt {
+                format,
+                detail: format!(
+                    "rows of {stride} bytes cannot hold {line} bytes of mode {mode} pixels \
+                     (Pillow: codec configuration error)"
+                ),
+            });
+        }
+        let step = stride;
+        let need = (height - 1)
+            .checked_mul(step)
+            .and_then(|n| n.checked_add(line))
+            .and_then(|n| n.checked_add(start));
+        if need.map_or(true, |n| n > data.len() as u64) {
+            return Err(truncated(format!(
+                "{height} rows of {line} bytes (every {step} bytes) from byte {start} need {} bytes, the data has {}",
+                need.map_or(String::from("more than 2^64"), |n| n.to_string()),
+                data.len()
+            )));
+        }
+        out = alloc_zeroed(npixels * 3)?;
+        let (start, step, line) = (start as usize, step as usize, line as usize);
+        for y in 0..h {
+            let row = &data[start + y * step..start + y * step + line];
+            let dst = if top_down { y } else { h - 1 - y };
+            let orow = &mut out[dst * w * 3..(dst + 1) * w * 3];
+            match &pixels {
+                BmpPixels::Indexed { bits, lut } => {
+                    let bits = *bits;
+                    let per_byte = (8 / bits) as usize;
+                    let mask = ((1u16 << bits) - 1) as u8;
+                    for (x, o) in orow.chunks_exact_mut(3).enumerate() {
+                        let shift = 8 - bits as usize * (x % per_byte + 1);
+                        let i = (row[x / per_byte] >> shift) & mask;
+                        o.copy_from_slice(&lut[i as usize]);
+                    }
+                }
+                BmpPixels::Packed16 { r_shift, g_bits } => {
+                    let gmax = (1u32 << g_bits) - 1;
+                    for (o, p) in orow.chunks_exact_mut(3).zip(row.chunks_exact(2)) {
+                        let v = u16::from_le_bytes([p[0], p[1]]) as u32;
+                        o[0] = (((v >> r_shift) & 31) * 255 / 31) as u8;
+                        o[1] = (((v >> 5) & gmax) * 255 / gmax) as u8;
+                        o[2] = ((v & 31) * 255 / 31) as u8;
+                    }
+                }
+                BmpPixels::Bytes { bpp, rgb } => {
+                    for (o, p) in orow
+                        .chunks_exact_mut(3)
+                        .zip(row.chunks_exact(*bpp as usize))
+                    {
+                        o.copy_from_slice(&[p[rgb[0]], p[rgb[1]], p[rgb[2]]]);
+                    }
+                }
+            }
+        }
+    }
+    Ok(DecodedImage {
+        width: width as u32,
+        height: height as u32,
+        data: out,
+        format,
+        source_mode: mode,
+        draft_scale: 1,
+        original_size: (width as u32, height as u32),
+    })
+}
+
+/// Up to `n` bytes at `*at` (fewer at the end of the data), advancing `*at`.
+fn rle_read<'a>(data: &'a [u8], n: usize, at: &mut usize) -> &'a [u8] {
+    let from = (*at).min(data.len());
+    let s = &data[from..from.saturating_add(n).min(data.len())];
+    *at = from + s.len();
+    s
+}
+
+/// Pillow's `BmpRleDecoder`: the indices of the image in file row order. Runs past the row end
+/// are clipped, a delta fills with index 0, an absolute run is padded to an even *file* position.
+/// Like Pillow, an image the stream does not fill completely (end of data or an early
+/// end-of-bitmap) is an error.
+fn bmp_rle(
+    data: &[u8],
+    start: u64,
+    width: usize,
+    npixels: u64,
+    rle4: bool,
+) -> Result<Vec<u8>, String> {
+    let dest = npixels as usize;
+    let mut out: Vec<u8> = Vec::new();
+    out.try_reserve_exact(dest)
+        .map_err(|_| format!("cannot allocate {dest} bytes for the RLE indices"))?;
+    let mut at = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
+    let mut x = 0usize;
+    while out.len() < dest {
+        let pair = rle_read(data, 2, &mut at);
+        if pair.len() < 2 {
+            break;
+        }
+        let (count, byte) = (pair[0] as usize, pair[1]);
+        if count > 0 {
+            let n = if x + count > width {
+                width.saturating_sub(x)
+            } else {
+                count
+            };
+            if rle4 {
+                out.extend((0..n).map(|i| if i % 2 == 0 { byte >> 4 } else { byte & 15 }));
+            } else {
+                out.extend(std::iter::repeat(byte).take(n));
+            }
+            x += n;
+        } else if byte == 0 {
+            let row_end = out.len().div_ceil(width) * width;
+            out.resize(row_end, 0);
+            x = 0;
+        } else if byte == 1 {
+            break;
+        } else if byte == 2 {
+            let d = rle_read(data, 2, &mut at);
+            if d.len() < 2 {
+                break;
+            }
+            let n = (d[0] as usize + d[1] as usize * width).min(dest - out.len());
+            out.resize(out.len() + n, 0);
+            x = out.len() % width;
+        } else {
+            let count = (dest - out.len()).min(byte as usize);
+            let want = if rle4 { count.div_ceil(2) } else { count };
+            let got = rle_read(data, want, &mut at);
+            if rle4 {
+                for (i, b) in got.iter().enumerate() {
+                    out.push(b >> 4);
+                    if i * 2 + 1 < count {
+                        out.push(b & 15);
+                    }
+                }
+            } else {
+                out.extend_from_slice(got);
+            }
+            if got.len() < want || out.len() == dest {
+                break;
+            }
+            x += byte as usize;
+            if at % 2 != 0 {
+                at += 1;
+            }
+        }
+    }
+    if out.len() < dest {
+        return Err(format!(
+            "the RLE data fills {} of {dest} pixels before it ends (Pillow: not enough image data)",
+            out.len()
+        ));
+    }
+    out.truncate(dest);
+    Ok(out)
 }
 
 #[cfg(test)]
