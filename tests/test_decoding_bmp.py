@@ -346,3 +346,17 @@ def test_fuzz_agrees_with_pillow(photo, kind):
         else:
             np.testing.assert_array_equal(out, ref, err_msg=f"mutation {i}")
     assert not disagree, disagree
+
+
+def test_paths_and_error_messages(tmp_path, photo):
+    data = saved(Image.fromarray(photo))
+    path = tmp_path / "photo.bmp"
+    path.write_bytes(data)
+    np.testing.assert_array_equal(decode_image(path), photo)
+    cut = tmp_path / "cut.bmp"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageDecodeError, match="truncated BMP") as info:
+        decode_image(cut)
+    assert info.value.path == str(cut) and str(cut) in str(info.value)
+    with Image.open(cut) as im, pytest.raises(OSError):
+        im.convert("RGB")

@@ -18,6 +18,9 @@
 //! | GIF first frame                | `P` / `L`    | see [`decode`]'s GIF notes                          |
 //! | WebP (lossy, lossless, first frame of an animation) | `RGB`/`RGBA` | image-webp (same output as libwebp), alpha dropped |
 //! | TIFF first page, 8-bit RGB/RGBA/L/LA/CMYK, 1-bit, 16-bit gray/RGB(A) | as PNG | as PNG; WhiteIsZero inverted; premultiplied alpha undone like Pillow (`v * 255 / a`) |
+//! | BMP 1/4/8-bit palette (BI_RGB, RLE8, RLE4) | `P` / `L` / `1` | palette lookup; index past the palette black; a gray-ramp palette opens as `L` (or `1` for black/white) |
+//! | BMP 16-bit (5-5-5, BI_BITFIELDS 5-6-5 / 5-5-5) | `RGB`     | `v * 255 / max` truncated per channel               |
+//! | BMP 24-bit, 32-bit BI_RGB (4th byte ignored), 32-bit BI_BITFIELDS | `RGB`/`RGBA` | the masked bytes, alpha dropped         |
 //!
 //! Transparency (`tRNS`, alpha channels) never changes the RGB values, exactly as in Pillow's
 //! `convert("RGB")`. EXIF orientation and ICC profiles are ignored, as `Image.open` ignores them.
@@ -49,10 +52,20 @@
 //! files tested. TIFF (uncompressed, PackBits, LZW, Deflate; tiles, predictors, both byte
 //! orders) is identical to Pillow on every case tested; palette, JPEG-compressed, CCITT, float,
 //! planar and 16-bit premultiplied TIFFs raise [`DecodeError::Unsupported`], and about 1 % of
-//! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. Not
-//! supported (yet): BMP (no BMP crate fits: the `image` crate needs Rust 1.88, and Pillow's BMP
-//! reader has quirks an own decoder would have to copy). APNG: the default image, which is
-//! Pillow's frame 0.
+//! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. APNG: the
+//! default image, which is Pillow's frame 0.
+//!
+//! BMP has its own decoder (no BMP crate fits the Rust 1.80 floor) that copies Pillow 13's
+//! `BmpImagePlugin` rule by rule: the OS/2 core, INFO, V2-V5 and OS/2 2.x headers; bottom-up and
+//! top-down rows (top-down when the height's top byte is 0xFF); only the BI_BITFIELDS masks Pillow
+//! lists; RLE8/RLE4 with Pillow's decoder (runs clipped at the row end, absolute runs padded to an
+//! even file offset, an image the stream does not fill is refused); a palette shorter than its
+//! header says is read as far as the data goes. It decodes exactly when Pillow decodes from bytes,
+//! to the same pixels, on every case tested (hand-built variants and 27,000 random mutations).
+//! JPEG/PNG-compressed BMPs, other depths and other masks raise [`DecodeError::Unsupported`], data
+//! ending before the last row [`DecodeError::Truncated`] (the last row needs no padding). Known
+//! difference: opened from a *path*, Pillow memory-maps 8-bit `L`/`P` BMPs and then also requires
+//! the last row's padding; we do not.
 //!
 //! Nothing here panics on malformed input: every failure is a [`DecodeError`] naming the reason.
 
@@ -1625,10 +1638,12 @@ fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
                     r_shift: 10,
                     g_bits: 5,
                 },
-                _ => return Err(unsupported(format!(
+                _ => {
+                    return Err(unsupported(format!(
                     "BI_BITFIELDS layout: {bits} bits with masks r={:#x} g={:#x} b={:#x} a={:#x}",
                     masks[0], masks[1], masks[2], masks[3]
-                ))),
+                )))
+                }
             }
         }
         _ => return Err(unsupported(format!("compression ({compression})"))),
@@ -2220,6 +2235,217 @@ mod tests {
         assert_eq!(
             decode(&z, &DecodeOptions::default()).unwrap_err().kind(),
             "zero-size"
+        );
+    }
+
+    /// A BMP with a 40-byte (or larger, zero-filled) info header; `masks` follow the 40 bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn bmp_file(
+        w: i32,
+        h: i32,
+        bits: u16,
+        compression: u32,
+        colors: u32,
+        header_size: u32,
+        masks: &[u32],
+        palette: &[u8],
+        pixels: &[u8],
+    ) -> Vec<u8> {
+        let mut info = Vec::new();
+        info.extend_from_slice(&header_size.to_le_bytes());
+        info.extend_from_slice(&w.to_le_bytes());
+        info.extend_from_slice(&h.to_le_bytes());
+        info.extend_from_slice(&1u16.to_le_bytes());
+        info.extend_from_slice(&bits.to_le_bytes());
+        info.extend_from_slice(&compression.to_le_bytes());
+        info.extend_from_slice(&(pixels.len() as u32).to_le_bytes());
+        info.extend_from_slice(&[0; 8]);
+        info.extend_from_slice(&colors.to_le_bytes());
+        info.extend_from_slice(&[0; 4]);
+        for m in masks {
+            info.extend_from_slice(&m.to_le_bytes());
+        }
+        if info.len() < header_size as usize {
+            info.resize(header_size as usize, 0);
+        }
+        let off = (14 + info.len() + palette.len()) as u32;
+        let mut f = b"BM".to_vec();
+        f.extend_from_slice(&(off + pixels.len() as u32).to_le_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(&off.to_le_bytes());
+        f.extend_from_slice(&info);
+        f.extend_from_slice(palette);
+        f.extend_from_slice(pixels);
+        f
+    }
+
+    #[test]
+    fn bmp_24_bit_both_row_orders_and_sniffing() {
+        // 3x2 image, rows padded to 12 bytes; pixel (x, y) = (10x + y, 100 + x, 200 + y) as RGB
+        let rgb = |x: u8, y: u8| [10 * x + y, 100 + x, 200 + y];
+        let row = |y: u8| {
+            let mut r: Vec<u8> = (0..3)
+                .flat_map(|x| {
+                    let [r, g, b] = rgb(x, y);
+                    [b, g, r]
+                })
+                .collect();
+            r.resize(12, 0);
+            r
+        };
+        let bottom_up: Vec<u8> = [row(1), row(0)].concat();
+        let top_down: Vec<u8> = [row(0), row(1)].concat();
+        let want: Vec<u8> = (0..2)
+            .flat_map(|y| (0..3).flat_map(move |x| rgb(x, y)))
+            .collect();
+        for (h, px, hs) in [
+            (2, &bottom_up, 40),
+            (-2, &top_down, 40),
+            (2, &bottom_up, 124),
+            (-2, &top_down, 108),
+        ] {
+            let f = bmp_file(3, h, 24, 0, 0, hs, &[], &[], px);
+            assert_eq!(ImageFormat::sniff(&f), Some(ImageFormat::Bmp));
+            let img = decode(&f, &DecodeOptions::default()).unwrap();
+            assert_eq!(
+                (img.width, img.height, img.format.name(), img.source_mode),
+                (3, 2, "BMP", "RGB")
+            );
+            assert_eq!(img.data, want, "height {h}, header {hs}");
+        }
+        // the last row needs no padding; one byte less is truncated
+        let f = bmp_file(3, 2, 24, 0, 0, 40, &[], &[], &bottom_up);
+        assert!(decode(&f[..f.len() - 3], &DecodeOptions::default()).is_ok());
+        let e = decode(&f[..f.len() - 4], &DecodeOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), "truncated", "{e}");
+        fuzz(&f, 0x1234_5678);
+    }
+
+    #[test]
+    fn bmp_16_bit_scales_like_pillow() {
+        // Pillow's BGR;15 / BGR;16 unpackers: v * 255 / max, truncated
+        let words: Vec<u16> = vec![0x0000, 0xFFFF, 0x7C00, 0x03E0, 0x001F, 0x1234];
+        let px: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        for (masks, r_shift, g_bits) in [
+            (&[0x7C00u32, 0x3E0, 0x1F][..], 10, 5),
+            (&[0xF800, 0x7E0, 0x1F][..], 11, 6),
+            (&[][..], 10, 5),
+        ] {
+            let comp = if masks.is_empty() { 0 } else { 3 };
+            let f = bmp_file(6, 1, 16, comp, 0, 40, masks, &[], &px);
+            let img = decode(&f, &DecodeOptions::default()).unwrap();
+            for (p, &w) in img.data.chunks(3).zip(&words) {
+                let w = w as u32;
+                let gmax = (1 << g_bits) - 1;
+                let want = [
+                    ((w >> r_shift) & 31) * 255 / 31,
+                    ((w >> 5) & gmax) * 255 / gmax,
+                    (w & 31) * 255 / 31,
+                ];
+                assert_eq!(p, want.map(|v| v as u8), "{w:#x} {masks:?}");
+            }
+        }
+        let e = decode(
+            &bmp_file(6, 1, 16, 3, 0, 40, &[0xF00, 0xF0, 0xF], &[], &px),
+            &DecodeOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), "unsupported", "{e}");
+        assert!(e.to_string().contains("BI_BITFIELDS"), "{e}");
+    }
+
+    #[test]
+    fn bmp_palettes_rle_and_errors() {
+        // 4-bit, 3 colors: indices past the palette are black
+        let pal = [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0];
+        let f = bmp_file(4, 1, 4, 0, 3, 40, &[], &pal, &[0x01, 0x2F]);
+        let img = decode(&f, &DecodeOptions::default()).unwrap();
+        assert_eq!(img.source_mode, "P");
+        assert_eq!(img.data, [3, 2, 1, 6, 5, 4, 9, 8, 7, 0, 0, 0]);
+        // 1-bit black/white palette: Pillow's mode "1"
+        let f = bmp_file(
+            10,
+            1,
+            1,
+            0,
+            2,
+            40,
+            &[],
+            &[0, 0, 0, 0, 255, 255, 255, 0],
+            &[0b1010_0000, 0b0100_0000, 0, 0],
+        );
+        let img = decode(&f, &DecodeOptions::default()).unwrap();
+        assert_eq!(img.source_mode, "1");
+        let on: Vec<bool> = img.data.chunks(3).map(|p| p[0] == 255).collect();
+        assert_eq!(
+            on,
+            [true, false, true, false, false, false, false, false, false, true]
+        );
+        // RLE8: a clipped run, end of line, an absolute run (padded to an even offset), end of line
+        let rle = [9, 1, 0, 0, 0, 3, 2, 0, 1, 0, 0, 0];
+        let f = bmp_file(4, 2, 8, 1, 3, 40, &[], &pal, &rle);
+        let img = decode(&f, &DecodeOptions::default()).unwrap();
+        let idx = |i: usize| {
+            if i < 3 {
+                [pal[4 * i + 2], pal[4 * i + 1], pal[4 * i]]
+            } else {
+                [0; 3]
+            }
+        };
+        let want: Vec<u8> = [2, 0, 1, 0, 1, 1, 1, 1]
+            .iter()
+            .flat_map(|&i| idx(i))
+            .collect();
+        assert_eq!(img.data, want);
+        fuzz(&f, 42);
+        // an RLE stream that does not fill the image is refused, as Pillow does
+        let e = decode(
+            &bmp_file(4, 2, 8, 1, 3, 40, &[], &pal, &[4, 1, 0, 1]),
+            &DecodeOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), "truncated", "{e}");
+        // unsupported depth, compression and header; bomb guard before reading any pixels
+        let o = DecodeOptions::default();
+        for (f, what) in [
+            (
+                bmp_file(4, 2, 2, 0, 0, 40, &[], &[], &[0; 8]),
+                "pixel depth",
+            ),
+            (
+                bmp_file(4, 2, 24, 4, 0, 40, &[], &[], &[0; 8]),
+                "compression",
+            ),
+            (
+                bmp_file(4, 2, 24, 0, 0, 20, &[], &[], &[0; 8]),
+                "header type",
+            ),
+        ] {
+            let e = decode(&f, &o).unwrap_err();
+            assert_eq!(e.kind(), "unsupported", "{e}");
+            assert!(e.to_string().contains(what), "{e}");
+        }
+        let e = decode(
+            &bmp_file(100_000, 100_000, 24, 0, 0, 40, &[], &[], &[0; 8]),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), "too-many-pixels", "{e}");
+        let e = decode(b"BM\x10\0", &o).unwrap_err();
+        assert_eq!(e.kind(), "truncated", "{e}");
+        fuzz(
+            &bmp_file(
+                5,
+                3,
+                32,
+                3,
+                0,
+                108,
+                &[0xFF, 0xFF00, 0xFF0000, 0xFF00_0000],
+                &[],
+                &[7; 60],
+            ),
+            7,
         );
     }
 }
