@@ -1605,7 +1605,7 @@ fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     };
     let mut rle = None;
     let mut pixels = match compression {
-        0 | 1 | 2 => match bits {
+        0..=2 => match bits {
             16 => BmpPixels::Packed16 {
                 r_shift: 10,
                 g_bits: 5,
@@ -1709,7 +1709,7 @@ fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let (w, h) = (width as usize, height as usize);
     let mut out;
     if let Some(rle4) = rle {
-        let indices = bmp_rle(data, start, w, npixels, rle4).map_err(truncated)?;
+        let indices = bmp_rle(data, start, w, npixels, rle4)?;
         out = alloc_zeroed(npixels * 3)?;
         let BmpPixels::Indexed { lut, .. } = &pixels else {
             return Err(unsupported(String::from("RLE without a palette")));
@@ -1816,11 +1816,12 @@ fn bmp_rle(
     width: usize,
     npixels: u64,
     rle4: bool,
-) -> Result<Vec<u8>, String> {
-    let dest = npixels as usize;
+) -> Result<Vec<u8>, DecodeError> {
+    let dest = usize::try_from(npixels).map_err(|_| DecodeError::OutOfMemory { bytes: npixels })?;
+    // Reserved whole: the stream never writes past `dest`, so `out` never reallocates.
     let mut out: Vec<u8> = Vec::new();
     out.try_reserve_exact(dest)
-        .map_err(|_| format!("cannot allocate {dest} bytes for the RLE indices"))?;
+        .map_err(|_| DecodeError::OutOfMemory { bytes: npixels })?;
     let mut at = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
     let mut x = 0usize;
     while out.len() < dest {
@@ -1879,10 +1880,13 @@ fn bmp_rle(
         }
     }
     if out.len() < dest {
-        return Err(format!(
-            "the RLE data fills {} of {dest} pixels before it ends (Pillow: not enough image data)",
-            out.len()
-        ));
+        return Err(DecodeError::Truncated {
+            format: ImageFormat::Bmp,
+            detail: format!(
+                "the RLE data fills {} of {dest} pixels before it ends (Pillow: not enough image data)",
+                out.len()
+            ),
+        });
     }
     out.truncate(dest);
     Ok(out)
