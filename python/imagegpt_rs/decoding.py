@@ -1,4 +1,4 @@
-"""Image decoding in Rust: JPEG, PNG, GIF, WebP and TIFF (first frame) to RGB arrays, like Pillow.
+"""Image decoding in Rust: JPEG, PNG, GIF, WebP, TIFF (first frame) and BMP to RGB arrays, like Pillow.
 
 ``decode_image(source)`` returns what ``np.asarray(PIL.Image.open(source).convert("RGB"))`` returns,
 pixel for pixel (JPEG through libjpeg-turbo, the library Pillow uses), without Pillow and with the GIL

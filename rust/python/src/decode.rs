@@ -81,7 +81,7 @@ fn to_array<'py>(py: Python<'py>, img: DecodedImage) -> PyResult<Bound<'py, PyAn
     Ok(flat.reshape([h, w, 3])?.into_any())
 }
 
-/// Decodes JPEG/PNG/GIF/WebP/TIFF bytes to an `H x W x 3` uint8 RGB array like Pillow's
+/// Decodes JPEG/PNG/GIF/WebP/TIFF/BMP bytes to an `H x W x 3` uint8 RGB array like Pillow's
 /// `Image.open(...).convert("RGB")`, with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (data, max_pixels=Some(DEFAULT_MAX_PIXELS), draft=None, jpeg_decoder=None))]
