@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -23,25 +22,12 @@ from typing import Callable
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
 
 def banner() -> None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
-    vs = []
-    for p in ["imagegpt-rs", "transformers", "torch", "faiss-cpu", "scikit-learn"]:
-        try:
-            vs.append(f"{p} {version(p)}")
-        except PackageNotFoundError:
-            vs.append(f"{p} (not installed)")
-    print(", ".join(vs))
+    _common.banner(["imagegpt-rs", "transformers", "torch", "faiss-cpu", "scikit-learn"])
     try:
         from threadpoolctl import threadpool_info
 

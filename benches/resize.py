@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 FILTERS = {"BILINEAR": 2, "BICUBIC": 3, "LANCZOS": 1}
 
@@ -108,10 +110,8 @@ def main() -> None:
         print(json.dumps(time_ours(args.quick)))
         return
 
-    import PIL
     from PIL import Image
 
-    import imagegpt_rs
     from imagegpt_rs.resampling import resize, resize_many
 
     env = dict(os.environ, RAYON_NUM_THREADS="1")
@@ -119,15 +119,7 @@ def main() -> None:
     single = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
     imgs = photos()
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {platform.machine()} {cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}")
-    print(f"Pillow {PIL.__version__}, NumPy {np.__version__}, imagegpt-rs {imagegpt_rs.__version__}")
-    print()
+    _common.banner(["imagegpt-rs", "pillow"])
     head = f"{'source':<20} {'to (h x w)':>11} {'filter':<9} {'Pillow ms':>10} {'ours ms':>9} {'1 thread':>9} {'speed-up':>9}"
     print(head)
     print("-" * len(head))

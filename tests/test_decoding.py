@@ -22,6 +22,7 @@ from imagegpt_rs import ImageDecodeError, InputError
 from imagegpt_rs.decoding import DEFAULT_JPEG_DECODER, DEFAULT_MAX_PIXELS, decode_image
 
 Image = pytest.importorskip("PIL.Image")
+from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
 skdata = pytest.importorskip("skimage.data")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
@@ -40,18 +41,6 @@ pytestmark = [
 # --------------------------------------------------------------------------------------------
 
 
-def pil_rgb(data: bytes) -> np.ndarray:
-    """The reference: what transformers users get from Pillow."""
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def pil_outcome(data: bytes) -> np.ndarray | None:
-    """Pillow's RGB array, or None when Pillow raises."""
-    try:
-        return pil_rgb(data)
-    except Exception:  # noqa: BLE001 - any Pillow failure counts as "Pillow refuses"
-        return None
 
 
 def encoded(arr_or_im, fmt: str, **kw) -> bytes:

@@ -19,19 +19,10 @@ from imagegpt_rs import ImageDecodeError
 from imagegpt_rs.decoding import decode_image
 
 Image = pytest.importorskip("PIL.Image")
+from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
 skdata = pytest.importorskip("skimage.data")
 
 
-def pil_rgb(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def pil_outcome(data: bytes) -> np.ndarray | None:
-    try:
-        return pil_rgb(data)
-    except Exception:  # noqa: BLE001 - any Pillow failure counts as "Pillow refuses"
-        return None
 
 
 def saved(im, fmt: str = "BMP") -> bytes:

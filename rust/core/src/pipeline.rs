@@ -258,41 +258,27 @@ mod tests {
         assert!(out.iter().all(|&x| x == 7));
     }
 
+    /// Encodes one 3x3 RGB buffer `a` into `out` (expected: 4x5 = 20 ids).
+    fn encode_3x3<O: OutId>(a: &[u8], out: &mut [O]) -> Result<(), String> {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let source = Source::Rgb {
+            data: a,
+            width: 3,
+            height: 3,
+        };
+        let mut res = encode_batch(&[source], &settings(), &q, out, &AtomicBool::new(false));
+        res.remove(0)
+    }
+
     #[test]
     fn wrong_output_length_is_an_error_for_every_item() {
-        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
-        let a = gradient(3, 3);
-        let mut out = vec![0u16; 7];
-        let res = encode_batch(
-            &[Source::Rgb {
-                data: &a,
-                width: 3,
-                height: 3,
-            }],
-            &settings(),
-            &q,
-            &mut out,
-            &AtomicBool::new(false),
-        );
-        assert!(res[0].as_ref().unwrap_err().contains("need 20"));
+        let err = encode_3x3(&gradient(3, 3), &mut [0u16; 7]).unwrap_err();
+        assert!(err.contains("need 20"), "{err}");
     }
 
     #[test]
     fn bad_pixel_buffer_is_an_error() {
-        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
-        let a = vec![0u8; 10];
-        let mut out = vec![0u16; 20];
-        let res = encode_batch(
-            &[Source::Rgb {
-                data: &a,
-                width: 3,
-                height: 3,
-            }],
-            &settings(),
-            &q,
-            &mut out,
-            &AtomicBool::new(false),
-        );
-        assert!(res[0].is_err());
+        assert!(encode_3x3(&[0u8; 10], &mut [0u16; 20]).is_err());
+        assert!(encode_3x3(&gradient(3, 3), &mut [0u16; 20]).is_ok());
     }
 }
