@@ -2,7 +2,8 @@
 
     python benches/files.py [--files N]
 
-Each method runs in a fresh subprocess (for its own peak RSS), on the same files, in one run:
+Each method runs in a fresh subprocess (for its own peak RSS), on the same files, in one run, timed
+from after its imports and set-up (transformers' import alone takes about a second):
 transformers 4.57 (PIL.Image.open + convert("RGB") + the slow processor, one image at a time), PIL's
 decode alone (one core), our decoder alone on all cores (the limit for exact mode), ours exact and
 ours with --draft (JPEG DCT-domain downscaling), on all cores. Prints images/s, ratios and peak RSS.
@@ -42,35 +43,45 @@ def make_files(directory: str, n: int) -> list[str]:
     return paths
 
 
-def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str, float]:
-    t0 = time.perf_counter()
+def prepare(method: str, paths: list[str], clusters: np.ndarray):
+    """The method's imports and set-up (not timed), and the work (timed) as a callable."""
     if method == "transformers":
         from PIL import Image
         from transformers import ImageGPTImageProcessor
 
         proc = ImageGPTImageProcessor(clusters, size=32)
-        for p in paths:
-            proc(Image.open(p).convert("RGB"))
-    elif method == "pil-decode":
+
+        def transformers_all() -> None:
+            for p in paths:
+                proc(Image.open(p).convert("RGB"))
+
+        return transformers_all
+    if method == "pil-decode":
         from PIL import Image
 
-        for p in paths:
-            Image.open(p).convert("RGB").load()
-    elif method == "ours-decode":
+        def pil_all() -> None:
+            for p in paths:
+                Image.open(p).convert("RGB").load()
+
+        return pil_all
+    if method == "ours-decode":
         from concurrent.futures import ThreadPoolExecutor
 
         from imagegpt_rs.decoding import decode_image
 
-        with ThreadPoolExecutor(os.cpu_count()) as ex:
-            for _ in ex.map(decode_image, paths):  # discard each image, as encoding does
-                pass
-    elif method in ("ours-exact", "ours-draft"):
+        def decode_all() -> None:
+            with ThreadPoolExecutor(os.cpu_count()) as ex:
+                for _ in ex.map(decode_image, paths):  # discard each image, as encoding does
+                    pass
+
+        return decode_all
+    if method in ("ours-exact", "ours-draft"):
         from imagegpt_rs import ImageGPTImageProcessor
         from imagegpt_rs.encoding import encode_files
 
         proc = ImageGPTImageProcessor(clusters, size=32)
-        encode_files(paths, proc, draft=method == "ours-draft", chunk_size=64)
-    elif method.startswith("memory-"):
+        return lambda: encode_files(paths, proc, draft=method == "ours-draft", chunk_size=64)
+    if method.startswith("memory-"):
         # The same 1-megapixel JPEG listed n times, encoded to a shard directory: peak RSS must not
         # grow with n.
         from imagegpt_rs import ImageGPTImageProcessor
@@ -78,14 +89,24 @@ def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str,
 
         n = int(method.split("-")[1])
         one = next(p for p in paths if p.endswith(".jpg") and "001" in p)
-        many = [one] * n
-        with tempfile.TemporaryDirectory() as out:
-            encode_to_directory(many, out, ImageGPTImageProcessor(clusters, size=32), shard_size=1024)
-        paths = many
-    else:
-        raise ValueError(method)
+        proc = ImageGPTImageProcessor(clusters, size=32)
+
+        def encode_many() -> None:
+            with tempfile.TemporaryDirectory() as out:
+                encode_to_directory([one] * n, out, proc, shard_size=1024)
+
+        return encode_many
+    raise ValueError(method)
+
+
+def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str, float]:
+    """Images/s of one pass (imports and set-up excluded, for every method alike) and peak RSS."""
+    work = prepare(method, paths, clusters)
+    count = int(method.split("-")[1]) if method.startswith("memory-") else len(paths)
+    t0 = time.perf_counter()
+    work()
     dt = time.perf_counter() - t0
-    return {"rate": len(paths) / dt, "rss": peak_rss_mib()}
+    return {"rate": count / dt, "rss": peak_rss_mib()}
 
 
 def main() -> None:

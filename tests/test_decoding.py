@@ -57,14 +57,43 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 _ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
 
 
-def make_png(samples: np.ndarray, bit_depth: int, color_type: int, *, plte=None, trns=None, interlace=False) -> bytes:
+def _filter_row(kind: int, raw: np.ndarray, prev: np.ndarray, bpp: int) -> np.ndarray:
+    """PNG filter `kind` (0-4) applied to one row of bytes, as an encoder does."""
+    a = np.concatenate([np.zeros(bpp, np.int16), raw[:-bpp]]) if raw.size > bpp else np.zeros_like(raw)
+    c = np.concatenate([np.zeros(bpp, np.int16), prev[:-bpp]]) if prev.size > bpp else np.zeros_like(prev)
+    a, c = a[: raw.size], c[: raw.size]
+    b = prev
+    if kind == 4:
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+    else:
+        pred = [np.zeros_like(raw), a, b, (a + b) // 2][kind]
+    return ((raw - pred) % 256).astype(np.uint8)
+
+
+def make_png(
+    samples: np.ndarray,
+    bit_depth: int,
+    color_type: int,
+    *,
+    plte=None,
+    trns=None,
+    interlace=False,
+    filters: np.random.Generator | None = None,
+    idat_parts: int = 1,
+) -> bytes:
     """A PNG of any bit depth / color type / interlacing from an (H, W, C) array of sample values
-    (written here because Pillow cannot write most of them). Filter type 0 on every row."""
+    (written here because Pillow cannot write most of them). Filter type 0 on every row, or with
+    `filters`, a filter type drawn from it per row (mostly Paeth, as in photos); the zlib stream is
+    cut into `idat_parts` IDAT chunks."""
     h, w = samples.shape[:2]
     samples = samples.reshape(h, w, -1)
+    bpp = max(1, samples.shape[2] * bit_depth // 8)
 
     def pack_rows(block: np.ndarray) -> bytes:
         rows = []
+        prev = None
         for row in block:
             flat = row.reshape(-1)
             if bit_depth == 16:
@@ -78,7 +107,11 @@ def make_png(samples: np.ndarray, bit_depth: int, color_type: int, *, plte=None,
                 grouped = padded.reshape(-1, per).astype(np.uint16)
                 shifts = np.arange(per - 1, -1, -1) * bit_depth
                 data = (grouped << shifts).sum(axis=1).astype(np.uint8).tobytes()
-            rows.append(b"\x00" + data)
+            raw = np.frombuffer(data, np.uint8).astype(np.int16)
+            kind = 0 if filters is None else int(filters.choice(5, p=[0.1, 0.1, 0.1, 0.1, 0.6]))
+            prev = np.zeros_like(raw) if prev is None else prev
+            rows.append(bytes([kind]) + _filter_row(kind, raw, prev, bpp).tobytes())
+            prev = raw
         return b"".join(rows)
 
     if interlace:
@@ -92,7 +125,10 @@ def make_png(samples: np.ndarray, bit_depth: int, color_type: int, *, plte=None,
         out += _chunk(b"PLTE", bytes(plte))
     if trns is not None:
         out += _chunk(b"tRNS", bytes(trns))
-    return out + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    stream = zlib.compress(raw)
+    cuts = np.linspace(0, len(stream), idat_parts + 1).astype(int)
+    idat = b"".join(_chunk(b"IDAT", stream[i:j]) for i, j in zip(cuts[:-1], cuts[1:]))
+    return out + idat + _chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +198,10 @@ PNG_KINDS = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("filtered", [False, True], ids=["filter0", "filters"])
 @pytest.mark.parametrize("interlace", [False, True], ids=["plain", "adam7"])
 @pytest.mark.parametrize(("color_type", "bit_depth"), PNG_KINDS)
-def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_depth, interlace):
+def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_depth, interlace, filtered):
     rgb = photo[:37, :53].astype(np.uint32)
     gray = (rgb @ np.array([299, 587, 114]) // 1000).astype(np.uint32)
     rng = np.random.default_rng(color_type * 100 + bit_depth)
@@ -187,7 +224,10 @@ def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_dep
         chans = {0: [g], 2: list(np.moveaxis(rgb, -1, 0)), 4: [g, 255 - g], 6: list(np.moveaxis(rgb, -1, 0)) + [g]}
         samples = np.dstack(chans[color_type])
     assert samples.max() <= top
-    data = make_png(samples, bit_depth, color_type, plte=plte, trns=trns, interlace=interlace)
+    filters = np.random.default_rng(bit_depth) if filtered else None
+    data = make_png(
+        samples, bit_depth, color_type, plte=plte, trns=trns, interlace=interlace, filters=filters, idat_parts=1 + 2 * filtered
+    )
     ref = pil_rgb(data)
     out = decode_image(data)
     assert out.dtype == np.uint8 and out.flags.c_contiguous
@@ -209,6 +249,20 @@ def test_png_real_files_identical():
     for path in files:
         np.testing.assert_array_equal(decode_image(path), pil_rgb(path.read_bytes()), err_msg=str(path))
 
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("options", [{"compress_level": 1}, {"compress_level": 9}, {"optimize": True}], ids=str)
+def test_png_full_size_photos_identical(photos, mode, options):
+    """Whole photos as Pillow writes them (adaptive filters, mostly Paeth; many IDAT chunks): the
+    multi-row Paeth path and the chunked inflate on real data."""
+    for name, photo in photos.items():
+        im = Image.fromarray(photo).convert(mode)
+        if mode == "RGBA":
+            im.putalpha(Image.fromarray((photo[..., 0] // 2 + 60).astype(np.uint8)))
+        data = encoded(im, "PNG", **options)
+        assert data.count(b"IDAT") > 1
+        np.testing.assert_array_equal(decode_image(data), pil_rgb(data), err_msg=f"{name} {mode} {options}")
 
 # --------------------------------------------------------------------------------------------
 # JPEG: identical with libjpeg-turbo

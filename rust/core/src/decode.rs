@@ -73,6 +73,8 @@ use std::fmt;
 use std::io::Cursor;
 use std::path::Path;
 
+use crate::png_scanlines::{read_scanlines, Scanlines};
+
 /// Pillow's `Image.MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): above it Pillow warns.
 pub const PILLOW_MAX_IMAGE_PIXELS: u64 = 89_478_485;
 
@@ -389,10 +391,21 @@ fn check_size(
 fn alloc_zeroed(len: u64) -> Result<Vec<u8>, DecodeError> {
     let oom = DecodeError::OutOfMemory { bytes: len };
     let n = usize::try_from(len).map_err(|_| oom.clone())?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| oom)?;
-    v.resize(n, 0);
-    Ok(v)
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(n).map_err(|_| oom.clone())?;
+    // Zeroed memory from the allocator (calloc: fresh pages come zeroed from the kernel, with no
+    // pass over them), and an error instead of an abort when it is not available.
+    // SAFETY: `layout` has a non-zero size, as `alloc_zeroed` requires.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return Err(oom);
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[u8; n]` (size n,
+    // align 1), which is what `Vec<u8>` with capacity n uses; all n bytes are initialized (zero),
+    // so length n is valid, and the Vec takes sole ownership of the allocation.
+    Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
 }
 
 /// The DCT scale denominator Pillow's `draft` picks for a `width x height` image and target size.
@@ -992,7 +1005,13 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
         .output_buffer_size()
         .ok_or(DecodeError::OutOfMemory { bytes: u64::MAX })?;
     let mut buf = alloc_zeroed(size as u64)?;
-    let line = if interlaced {
+    let fast = Scanlines::new(width, height, color.samples(), bits)
+        .filter(|shape| !interlaced && shape.row_bytes * height == size)
+        .and_then(|shape| read_scanlines(data, shape, &mut buf).map(|()| shape.row_bytes));
+    let line = if let Some(line) = fast {
+        // Well-formed pixel data, inflated and unfiltered by png_scanlines (identical bytes).
+        line
+    } else if interlaced {
         reader.next_frame(&mut buf).map_err(png_error)?.line_size
     } else {
         // Row by row, stopping after the last row: like Pillow, an image whose pixel data is

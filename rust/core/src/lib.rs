@@ -11,5 +11,6 @@ pub mod kmeans;
 pub mod palette;
 pub mod parallel;
 pub mod pipeline;
+pub mod png_scanlines;
 pub mod quantize;
 pub mod resize;
