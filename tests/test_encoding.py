@@ -57,6 +57,19 @@ def test_processor_method_is_encode_files(photo_files, photo_palette):
     np.testing.assert_array_equal(a.ids, _reference(photo_files[:4], photo_palette, 12))
 
 
+def test_draft_agreement_with_exact_mode(photo_files, photo_palette):
+    """--draft decodes JPEGs at 1/2-1/8 scale (Pillow's Image.draft), so its tokens differ from the
+    exact path's on part of the image; PNGs are never drafted. The README quotes the measured share."""
+    processor = ImageGPTImageProcessor(photo_palette, size=32)
+    exact = encode_files(photo_files, processor)
+    draft = encode_files(photo_files, processor, draft=True)
+    png = [i for i, p in enumerate(photo_files) if p.endswith(".png")]
+    jpg = [i for i, p in enumerate(photo_files) if not p.endswith(".png")]
+    np.testing.assert_array_equal(draft.ids[png], exact.ids[png])
+    share = (draft.ids[jpg] == exact.ids[jpg]).mean()
+    assert 0.5 < share < 1.0, share  # 0.70 here with this fine 512-color palette
+
+
 def test_bytes_and_dtypes(photo_files, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=16)
     blobs = [open(p, "rb").read() for p in photo_files[:6]]

@@ -22,6 +22,10 @@
 //! | BMP 16-bit (5-5-5, BI_BITFIELDS 5-6-5 / 5-5-5) | `RGB`     | `v * 255 / max` truncated per channel               |
 //! | BMP 24-bit, 32-bit BI_RGB (4th byte ignored), 32-bit BI_BITFIELDS | `RGB`/`RGBA` | the masked bytes, alpha dropped         |
 //!
+//! PNG pixel data of well-formed, non-interlaced files is read by [`crate::png_scanlines`] (zlib-rs and a
+//! SIMD Paeth, identical bytes, 2-3x faster); interlaced and damaged files go through the `png` crate's
+//! row reader, whose behaviour on damage is the one described below.
+//!
 //! Transparency (`tRNS`, alpha channels) never changes the RGB values, exactly as in Pillow's
 //! `convert("RGB")`. EXIF orientation and ICC profiles are ignored, as `Image.open` ignores them.
 //!

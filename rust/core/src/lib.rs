@@ -3,7 +3,12 @@
 //! No Python here: the binding crate (`rust/python`) converts types and errors and calls into these
 //! modules. Each module holds one concept:
 //! - [`config`]: validation rules of `ImageGPTConfig`.
+//! - [`palette`] and [`quantize`]: color clusters and the exact nearest-cluster quantizer.
 //! - [`resize`]: Pillow-exact resampling of 8-bit images.
+//! - [`decode`]: image files to RGB like Pillow's `Image.open(...).convert("RGB")`;
+//!   [`png_scanlines`]: its fast path for PNG pixel data (inflate + SIMD unfiltering).
+//! - [`pipeline`]: decode, resize and quantize a batch in parallel; [`parallel`]: the worker pool.
+//! - [`kmeans`]: palette fitting.
 
 pub mod config;
 pub mod decode;
