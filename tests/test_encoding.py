@@ -50,6 +50,29 @@ def test_files_equal_pil_open_then_transformers(photo_files, photo_palette, size
     np.testing.assert_array_equal(result.ids, expected)
 
 
+@pytest.mark.parametrize("resample", [PIL_Image.BILINEAR, PIL_Image.BICUBIC, PIL_Image.NEAREST])
+def test_png_modes_and_shapes_equal_pil_open_then_transformers(tmp_path, rgb_photos, photo_palette, resample):
+    """PNGs go from their rows straight into the resize (no full-size image) when the resize can run
+    on rows; every mode, wide, square and very tall shapes (the last resizes vertically first and so
+    decodes whole) must give transformers' ids either way."""
+    photo = next(iter(rgb_photos.values()))
+    shapes = [photo[:300, :400], photo[:200, :200], photo[:400, :30], photo[:33, :32]]
+    paths = []
+    for k, arr in enumerate(shapes):
+        im = PIL_Image.fromarray(np.ascontiguousarray(arr))
+        for mode in ["RGB", "RGBA", "L", "LA", "P", "1", "I;16"]:
+            paths.append(str(tmp_path / f"{k}_{mode.replace(';', '')}.png"))
+            im.convert(mode).save(paths[-1])
+    processor = ImageGPTImageProcessor(photo_palette, size=32, resample=resample)
+    result = encode_files(paths, processor)
+    assert result.failures == []
+    theirs = transformers.ImageGPTImageProcessor(photo_palette, size=32, resample=resample)
+    expected = theirs([PIL_Image.open(p).convert("RGB") for p in paths], return_tensors="np")["input_ids"]
+    np.testing.assert_array_equal(result.ids, expected)
+    with open(paths[0], "rb") as f:
+        np.testing.assert_array_equal(encode_bytes([f.read()], processor).ids[0], expected[0])
+
+
 def test_processor_method_is_encode_files(photo_files, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=12)
     a = processor.encode_files(photo_files[:4], dtype=np.int32)

@@ -77,7 +77,7 @@ use std::fmt;
 use std::io::Cursor;
 use std::path::Path;
 
-use crate::png_scanlines::{read_scanlines, Scanlines};
+use crate::png_scanlines::{for_each_rows, read_scanlines, Scanlines};
 
 /// Pillow's `Image.MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): above it Pillow warns.
 pub const PILLOW_MAX_IMAGE_PIXELS: u64 = 89_478_485;
@@ -342,6 +342,51 @@ pub fn decode(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             format,
             detail: String::from("the decoder failed on this data (internal panic)"),
         })
+    })
+}
+
+/// Receives an image's RGB rows from [`decode_rows`].
+pub trait RgbRows {
+    /// The image is `width x height`; false declines it (then nothing else is sent).
+    fn start(&mut self, width: usize, height: usize) -> bool;
+    /// The next rows, top to bottom: whole rows of `width * 3` bytes. False stops the decoding.
+    fn rows(&mut self, rgb: &[u8]) -> bool;
+}
+
+/// Decodes `data` into `sink` a window of rows at a time, never holding the whole image, when the
+/// file allows it: a well-formed, non-interlaced PNG within the size limit (returns true; the rows
+/// are exactly [`decode`]'s). Otherwise returns false, and the sink may have received some rows:
+/// the caller then decodes with [`decode`], which gives the image, or the error for the file, as
+/// for any other file.
+pub fn decode_rows(data: &[u8], options: &DecodeOptions, sink: &mut dyn RgbRows) -> bool {
+    if ImageFormat::sniff(data) != Some(ImageFormat::Png) {
+        return false;
+    }
+    let run = || png_rows(data, options, sink).is_some();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(false)
+}
+
+fn png_rows(data: &[u8], options: &DecodeOptions, sink: &mut dyn RgbRows) -> Option<()> {
+    let reader = png_reader(data, options).ok()?;
+    let info = reader.info();
+    if info.interlaced {
+        return None;
+    }
+    let pixels = PngPixels::new(info);
+    let (width, height) = (info.width as usize, info.height as usize);
+    let shape = Scanlines::new(width, height, info.color_type.samples(), pixels.bits)?;
+    if !sink.start(width, height) {
+        return None;
+    }
+    let mut rgb = Vec::new();
+    for_each_rows(data, shape, |rows| {
+        if pixels.is_rgb8() {
+            return sink.rows(rows).then_some(());
+        }
+        let n = rows.len() / shape.row_bytes;
+        rgb.resize(n * width * 3, 0);
+        pixels.to_rgb(rows, shape.row_bytes, &mut rgb);
+        sink.rows(&rgb).then_some(())
     })
 }
 
@@ -967,7 +1012,11 @@ fn packed_sample(row: &[u8], i: usize, bits: usize) -> u8 {
     (byte >> shift) & ((1u16 << bits) - 1) as u8
 }
 
-fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+/// A PNG's header checked like Pillow checks it, and a `png` reader positioned at the pixel data.
+fn png_reader<'a>(
+    data: &'a [u8],
+    options: &DecodeOptions,
+) -> Result<png::Reader<Cursor<&'a [u8]>>, DecodeError> {
     let format = ImageFormat::Png;
     // The size from IHDR, checked before the decoder allocates anything.
     if data.len() < 33 {
@@ -984,7 +1033,7 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     }
     let be32 = |s: &[u8]| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as u64;
     let (w, h) = (be32(&data[16..20]), be32(&data[20..24]));
-    let pixels = check_size(format, w, h, options)?;
+    check_size(format, w, h, options)?;
 
     let limit = options.max_pixels.map_or(usize::MAX, |m| {
         usize::try_from(m.saturating_mul(16).saturating_add(64 << 20)).unwrap_or(usize::MAX)
@@ -998,13 +1047,134 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let mut decoder = png::Decoder::new_with_options(Cursor::new(data), stream_options);
     decoder.set_limits(png::Limits { bytes: limit });
     decoder.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = decoder.read_info().map_err(png_error)?;
+    decoder.read_info().map_err(png_error)
+}
+
+/// How a PNG's raw rows (`png` crate layout, IDENTITY transformations) become RGB.
+struct PngPixels {
+    width: usize,
+    color: png::ColorType,
+    bits: usize,
+    /// The palette, padded with black to 256 entries as Pillow pads a short one.
+    lut: [[u8; 3]; 256],
+}
+
+impl PngPixels {
+    fn new(info: &png::Info<'_>) -> Self {
+        let mut lut = [[0u8; 3]; 256];
+        if let Some(p) = &info.palette {
+            for (entry, rgb) in lut.iter_mut().zip(p.chunks_exact(3)) {
+                entry.copy_from_slice(rgb);
+            }
+        }
+        PngPixels {
+            width: info.width as usize,
+            color: info.color_type,
+            bits: info.bit_depth as usize,
+            lut,
+        }
+    }
+
+    /// Pillow's mode for this PNG.
+    fn mode(&self) -> &'static str {
+        use png::ColorType as C;
+        match (self.color, self.bits) {
+            (C::Grayscale, 1) => "1",
+            (C::Grayscale, 16) => "I;16",
+            (C::Grayscale, _) => "L",
+            (C::Rgb, _) => "RGB",
+            (C::Indexed, _) => "P",
+            (C::GrayscaleAlpha, 8) => "LA",
+            (C::GrayscaleAlpha, _) => "RGBA",
+            (C::Rgba, _) => "RGBA",
+        }
+    }
+
+    /// Whether the raw rows are already packed RGB.
+    fn is_rgb8(&self) -> bool {
+        self.color == png::ColorType::Rgb && self.bits == 8
+    }
+
+    /// Raw rows of `line` bytes to RGB rows of `width * 3` bytes, with Pillow's conversions.
+    fn to_rgb(&self, rows: &[u8], line: usize, out: &mut [u8]) {
+        use png::ColorType as C;
+        let (width, bits, lut) = (self.width, self.bits, &self.lut);
+        for (row, orow) in rows.chunks_exact(line).zip(out.chunks_exact_mut(width * 3)) {
+            let px = orow.chunks_exact_mut(3);
+            match (self.color, bits) {
+                (C::Grayscale, 16) => {
+                    for (o, s) in px.zip(row.chunks_exact(2)) {
+                        // Pillow's I;16 -> RGB clips to 255.
+                        let v = u16::from_be_bytes([s[0], s[1]]).min(255) as u8;
+                        o.fill(v);
+                    }
+                }
+                (C::Grayscale, 8) => {
+                    for (o, &v) in px.zip(row) {
+                        o.fill(v);
+                    }
+                }
+                (C::Grayscale, b) => {
+                    let mul = match b {
+                        1 => 255,
+                        2 => 85,
+                        _ => 17,
+                    };
+                    for (i, o) in px.enumerate() {
+                        o.fill(packed_sample(row, i, b) * mul);
+                    }
+                }
+                (C::Rgb, 8) => orow.copy_from_slice(&row[..width * 3]),
+                (C::Rgb, _) => {
+                    for (o, s) in px.zip(row.chunks_exact(6)) {
+                        o.copy_from_slice(&[s[0], s[2], s[4]]);
+                    }
+                }
+                (C::Rgba, 8) => {
+                    for (o, s) in px.zip(row.chunks_exact(4)) {
+                        o.copy_from_slice(&s[..3]);
+                    }
+                }
+                (C::Rgba, _) => {
+                    for (o, s) in px.zip(row.chunks_exact(8)) {
+                        o.copy_from_slice(&[s[0], s[2], s[4]]);
+                    }
+                }
+                (C::GrayscaleAlpha, 8) => {
+                    for (o, s) in px.zip(row.chunks_exact(2)) {
+                        o.fill(s[0]);
+                    }
+                }
+                (C::GrayscaleAlpha, _) => {
+                    for (o, s) in px.zip(row.chunks_exact(4)) {
+                        o.fill(s[0]);
+                    }
+                }
+                (C::Indexed, 8) => {
+                    for (o, &i) in px.zip(row) {
+                        o.copy_from_slice(&lut[i as usize]);
+                    }
+                }
+                (C::Indexed, b) => {
+                    for (i, o) in px.enumerate() {
+                        o.copy_from_slice(&lut[packed_sample(row, i, b) as usize]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    let format = ImageFormat::Png;
+    let mut reader = png_reader(data, options)?;
     let info = reader.info();
+    let pixels_of = PngPixels::new(info);
     let (width, height) = (info.width as usize, info.height as usize);
+    let pixels = width * height;
     let color = info.color_type;
     let bits = info.bit_depth as usize;
     let interlaced = info.interlaced;
-    let palette: Option<Vec<u8>> = info.palette.as_ref().map(|p| p.to_vec());
     let size = reader
         .output_buffer_size()
         .ok_or(DecodeError::OutOfMemory { bytes: u64::MAX })?;
@@ -1054,94 +1224,13 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             detail: String::from("inconsistent row size"),
         });
     }
-    use png::ColorType as C;
-    let mode = match (color, bits) {
-        (C::Grayscale, 1) => "1",
-        (C::Grayscale, 16) => "I;16",
-        (C::Grayscale, _) => "L",
-        (C::Rgb, _) => "RGB",
-        (C::Indexed, _) => "P",
-        (C::GrayscaleAlpha, 8) => "LA",
-        (C::GrayscaleAlpha, _) => "RGBA",
-        (C::Rgba, _) => "RGBA",
-    };
-    if color == C::Rgb && bits == 8 && line == width * 3 {
+    let mode = pixels_of.mode();
+    if pixels_of.is_rgb8() && line == width * 3 {
         buf.truncate(width * height * 3);
         return Ok(png_image(width, height, buf, mode));
     }
-    let mut out = alloc_zeroed(pixels * 3)?;
-    let rows = buf.chunks_exact(line).take(height);
-    let out_rows = out.chunks_exact_mut(width * 3);
-    // Pillow pads a short palette with black entries.
-    let mut lut = [[0u8; 3]; 256];
-    if let Some(p) = &palette {
-        for (entry, rgb) in lut.iter_mut().zip(p.chunks_exact(3)) {
-            entry.copy_from_slice(rgb);
-        }
-    }
-    for (row, orow) in rows.zip(out_rows) {
-        let px = orow.chunks_exact_mut(3);
-        match (color, bits) {
-            (C::Grayscale, 16) => {
-                for (o, s) in px.zip(row.chunks_exact(2)) {
-                    // Pillow's I;16 -> RGB clips to 255.
-                    let v = u16::from_be_bytes([s[0], s[1]]).min(255) as u8;
-                    o.fill(v);
-                }
-            }
-            (C::Grayscale, 8) => {
-                for (o, &v) in px.zip(row) {
-                    o.fill(v);
-                }
-            }
-            (C::Grayscale, b) => {
-                let mul = match b {
-                    1 => 255,
-                    2 => 85,
-                    _ => 17,
-                };
-                for (i, o) in px.enumerate() {
-                    o.fill(packed_sample(row, i, b) * mul);
-                }
-            }
-            (C::Rgb, 8) => orow.copy_from_slice(&row[..width * 3]),
-            (C::Rgb, _) => {
-                for (o, s) in px.zip(row.chunks_exact(6)) {
-                    o.copy_from_slice(&[s[0], s[2], s[4]]);
-                }
-            }
-            (C::Rgba, 8) => {
-                for (o, s) in px.zip(row.chunks_exact(4)) {
-                    o.copy_from_slice(&s[..3]);
-                }
-            }
-            (C::Rgba, _) => {
-                for (o, s) in px.zip(row.chunks_exact(8)) {
-                    o.copy_from_slice(&[s[0], s[2], s[4]]);
-                }
-            }
-            (C::GrayscaleAlpha, 8) => {
-                for (o, s) in px.zip(row.chunks_exact(2)) {
-                    o.fill(s[0]);
-                }
-            }
-            (C::GrayscaleAlpha, _) => {
-                for (o, s) in px.zip(row.chunks_exact(4)) {
-                    o.fill(s[0]);
-                }
-            }
-            (C::Indexed, 8) => {
-                for (o, &i) in px.zip(row) {
-                    o.copy_from_slice(&lut[i as usize]);
-                }
-            }
-            (C::Indexed, b) => {
-                for (i, o) in px.enumerate() {
-                    o.copy_from_slice(&lut[packed_sample(row, i, b) as usize]);
-                }
-            }
-        }
-    }
+    let mut out = alloc_zeroed(pixels as u64 * 3)?;
+    pixels_of.to_rgb(&buf[..line * height], line, &mut out);
     Ok(png_image(width, height, out, mode))
 }
 

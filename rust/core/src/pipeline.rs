@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::decode::{decode, decode_file, DecodeOptions};
+use crate::decode::{decode, decode_rows, DecodeError, DecodeOptions, RgbRows};
 use crate::quantize::{OutId, Quantizer};
-use crate::resize::{cached_plan, Filter, ImageView, PillowCompat};
+use crate::resize::{cached_plan, Filter, ImageView, PillowCompat, RowResizer};
 
 /// One input of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -56,37 +56,53 @@ fn describe_panic(payload: Box<dyn std::any::Any + Send>) -> String {
     format!("internal error while decoding (please report it): {what}")
 }
 
-fn encode_one<O: OutId>(
-    source: Source<'_>,
-    settings: &EncodeSettings,
-    quantizer: &Quantizer,
-    batched: bool,
-    out: &mut [O],
-) -> Result<(), String> {
-    let decoded;
-    let (data, width, height): (&[u8], usize, usize) = match source {
-        Source::Rgb {
-            data,
-            width,
-            height,
-        } => (data, width, height),
-        Source::Path(path) => {
-            decoded = decode_file(path, &settings.decode).map_err(|e| e.to_string())?;
-            (
-                &decoded.data,
-                decoded.width as usize,
-                decoded.height as usize,
-            )
-        }
-        Source::Bytes(bytes) => {
-            decoded = decode(bytes, &settings.decode).map_err(|e| e.to_string())?;
-            (
-                &decoded.data,
-                decoded.width as usize,
-                decoded.height as usize,
-            )
-        }
+/// Feeds decoded rows straight into a row-fed resize (no full-size image in memory).
+struct ResizeRows<'s> {
+    settings: &'s EncodeSettings,
+    resizer: Option<RowResizer>,
+}
+
+impl RgbRows for ResizeRows<'_> {
+    fn start(&mut self, width: usize, height: usize) -> bool {
+        let s = self.settings;
+        self.resizer = cached_plan(width, height, s.width, s.height, s.filter, s.compat)
+            .ok()
+            .and_then(|plan| RowResizer::new(plan, 3).ok().flatten());
+        self.resizer.is_some()
+    }
+
+    fn rows(&mut self, rgb: &[u8]) -> bool {
+        self.resizer.as_mut().is_some_and(|r| r.push(rgb).is_ok())
+    }
+}
+
+/// The image in `bytes` resized, streaming its rows into the resize when the format allows it (see
+/// [`decode_rows`]), else decoded whole first.
+fn decode_resized(bytes: &[u8], settings: &EncodeSettings) -> Result<Vec<u8>, String> {
+    let mut sink = ResizeRows {
+        settings,
+        resizer: None,
     };
+    if decode_rows(bytes, &settings.decode, &mut sink) {
+        if let Some(Ok(resized)) = sink.resizer.map(RowResizer::finish) {
+            return Ok(resized);
+        }
+    }
+    let decoded = decode(bytes, &settings.decode).map_err(|e| e.to_string())?;
+    resize_rgb(
+        &decoded.data,
+        decoded.width as usize,
+        decoded.height as usize,
+        settings,
+    )
+}
+
+fn resize_rgb(
+    data: &[u8],
+    width: usize,
+    height: usize,
+    settings: &EncodeSettings,
+) -> Result<Vec<u8>, String> {
     let view = ImageView::new(data, width, height, 3).map_err(|e| e.to_string())?;
     let plan = cached_plan(
         width,
@@ -97,7 +113,33 @@ fn encode_one<O: OutId>(
         settings.compat,
     )
     .map_err(|e| e.to_string())?;
-    let resized = plan.run(&view, false).map_err(|e| e.to_string())?;
+    plan.run(&view, false).map_err(|e| e.to_string())
+}
+
+fn encode_one<O: OutId>(
+    source: Source<'_>,
+    settings: &EncodeSettings,
+    quantizer: &Quantizer,
+    batched: bool,
+    out: &mut [O],
+) -> Result<(), String> {
+    let resized = match source {
+        Source::Rgb {
+            data,
+            width,
+            height,
+        } => resize_rgb(data, width, height, settings)?,
+        Source::Path(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                DecodeError::Io {
+                    reason: e.to_string(),
+                }
+                .to_string()
+            })?;
+            decode_resized(&bytes, settings)?
+        }
+        Source::Bytes(bytes) => decode_resized(bytes, settings)?,
+    };
     if batched && out.len() == 1 {
         // transformers quantizes the stacked batch in one matrix product; a lone pixel on its own
         // would take the single-row (gemv) arithmetic instead, so use the batch's (the table's).

@@ -70,25 +70,72 @@ fn idat_chunks(data: &[u8]) -> Option<Vec<&[u8]>> {
 /// `shape.height` rows of `shape.row_bytes` bytes. Returns None (leaving `out` in an unspecified
 /// state) unless the file is well formed; see the module documentation.
 pub fn read_scanlines(data: &[u8], shape: Scanlines, out: &mut [u8]) -> Option<()> {
+    if out.len() != shape.height.checked_mul(shape.row_bytes)? {
+        return None;
+    }
+    let zero_row = vec![0u8; shape.row_bytes];
+    inflate_windows(data, shape, |filtered, row| {
+        unfilter_rows(filtered, out, row, shape, &zero_row)
+    })
+}
+
+/// Like [`read_scanlines`], but hands the reconstructed rows to `each` a window (about 1 MiB) at a
+/// time, top to bottom, instead of keeping them all: `each` gets whole rows of `row_bytes` bytes.
+/// `each` returning None stops the decoding (and this returns None). A None after some windows
+/// were handed out means the rest of the file is not well formed.
+pub fn for_each_rows(
+    data: &[u8],
+    shape: Scanlines,
+    mut each: impl FnMut(&[u8]) -> Option<()>,
+) -> Option<()> {
+    let rb = shape.row_bytes;
+    let rows = window_rows(shape);
+    // Row 0: the last row of the previous window (zeros before the first), the row above.
+    let mut window = try_zeroed((rows + 1).checked_mul(rb)?)?;
+    let zero_row = vec![0u8; rb];
+    inflate_windows(data, shape, |filtered, _| {
+        let n = filtered.len() / (rb + 1);
+        unfilter_rows(filtered, &mut window, 1, shape, &zero_row)?;
+        each(&window[rb..(n + 1) * rb])?;
+        window.copy_within(n * rb..(n + 1) * rb, 0);
+        Some(())
+    })
+}
+
+/// Rows per window: about 1 MiB of filtered rows (at least 8, the widest wavefront), which stays in
+/// cache between inflating and unfiltering.
+fn window_rows(shape: Scanlines) -> usize {
+    ((1usize << 20) / (shape.row_bytes + 1))
+        .clamp(8, shape.height.max(8))
+        .min(shape.height)
+}
+
+fn try_zeroed(len: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).ok()?;
+    v.resize(len, 0);
+    Some(v)
+}
+
+/// The IDAT stream of `data`, inflated a window of filtered rows at a time: `unfilter(filtered,
+/// first_row)` for each window in order. Some only when every row was there and the stream ended
+/// right after the last one with a valid checksum.
+fn inflate_windows(
+    data: &[u8],
+    shape: Scanlines,
+    mut unfilter: impl FnMut(&[u8], usize) -> Option<()>,
+) -> Option<()> {
     let Scanlines {
         height, row_bytes, ..
     } = shape;
-    if out.len() != height.checked_mul(row_bytes)? || height == 0 || row_bytes == 0 {
+    if height == 0 || row_bytes == 0 {
         return None;
     }
     let chunks = idat_chunks(data)?;
-    let stride = row_bytes + 1;
-    // A window of about 1 MiB of filtered rows (at least 8, the widest wavefront): it stays in cache
-    // between inflating and unfiltering.
-    let window_rows = ((1usize << 20) / stride)
-        .clamp(8, height.max(8))
-        .min(height);
-    let mut window = Vec::new();
-    window.try_reserve_exact(window_rows * stride).ok()?;
-    window.resize(window_rows * stride, 0);
-
+    let stride = row_bytes.checked_add(1)?;
+    let window_rows = window_rows(shape);
+    let mut window = try_zeroed(window_rows.checked_mul(stride)?)?;
     let mut stream = IdatStream::new(chunks);
-    let zero_row = vec![0u8; row_bytes];
     let mut row = 0;
     while row < height {
         let rows = window_rows.min(height - row);
@@ -96,7 +143,7 @@ pub fn read_scanlines(data: &[u8], shape: Scanlines, out: &mut [u8]) -> Option<(
         if !stream.fill(filtered) {
             return None;
         }
-        unfilter_rows(filtered, out, row, shape, &zero_row)?;
+        unfilter(filtered, row)?;
         row += rows;
     }
     stream.ends_here().then_some(())

@@ -73,12 +73,10 @@ impl EncodeJob {
         }
         // Keep the good rows only, in order (failed rows are compacted away).
         if !failures.is_empty() {
-            let mut w = 0;
-            for &i in &ok {
+            for (w, &i) in ok.iter().enumerate() {
                 if i != w {
                     out.copy_within(i * len..(i + 1) * len, w * len);
                 }
-                w += 1;
             }
             out.truncate(ok.len() * len);
         }
