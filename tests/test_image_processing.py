@@ -84,6 +84,21 @@ def test_without_normalize_matches(rgb_photos, photo_palette):
     np.testing.assert_array_equal(_ids(ours, photo), _ids(theirs, photo))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_clusters", [16, 512])
+def test_batch_of_single_pixels_is_quantized_as_one_stack(dtype, n_clusters, photo_palette):
+    """transformers quantizes the stacked batch in one matrix product, so a batch of 1x1 images is
+    quantized with the many-rows arithmetic, not the single-row one; at exact ties (pixels halfway
+    between two clusters) the two pick different clusters, so this must follow the batch."""
+    rng = np.random.default_rng(n_clusters)
+    clusters = photo_palette[rng.choice(len(photo_palette), n_clusters, replace=False)]
+    i, j = rng.integers(0, n_clusters, (2, 3000))
+    images = list(((clusters[i] + clusters[j]) / 2).astype(dtype).reshape(-1, 1, 1, 3))
+    ours, theirs = _pair(clusters, do_resize=False, do_normalize=False)
+    kw = {"input_data_format": "channels_last"}
+    np.testing.assert_array_equal(_ids(ours, images, **kw), _ids(theirs, images, **kw))
+
+
 def test_batch_array_and_list_outputs(rgb_photos, photo_palette):
     ours, theirs = _pair(photo_palette, size=32)
     batch = np.stack([rgb_photos["china"], rgb_photos["flower"]])

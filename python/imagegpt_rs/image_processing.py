@@ -503,23 +503,40 @@ class ImageGPTImageProcessor:
             from .errors import PaletteError
 
             raise PaletteError(f"clusters must have shape (n_clusters, 3), got {clusters.shape}")
-        # transformers stacks the batch into one array: its dtype decides the arithmetic.
+        # transformers stacks the batch into one array and quantizes it in one matrix product: the
+        # batch's dtype decides the arithmetic, and so does its row count (a batch of 1x1 images is
+        # many rows, not one), so a batch of equal shapes is quantized stacked, as there.
         dtype = np.result_type(*[a.dtype for a in arrays])
-        out = []
         if do_normalize and dtype == np.uint8:
             q = quantizer_for(clusters)
-            return [q.quantize(a).reshape(-1) for a in arrays]
-        if do_normalize:
+
+            def one(a: np.ndarray) -> np.ndarray:
+                return q.quantize(a)
+
+        elif do_normalize:
             q = quantizer_for(clusters)
-            for a in arrays:
+
+            def one(a: np.ndarray) -> np.ndarray:
                 x = a.astype(dtype, copy=False)
                 x = _NORMALIZED_U8[x] if x.dtype == np.uint8 else _rescale(x, 1 / 127.5) - 1
-                out.append(q.quantize_normalized(x).reshape(-1))
-            return out
-        if dtype.kind == "f":
+                return q.quantize_normalized(x)
+
+        elif dtype.kind == "f":
             q = quantizer_for(clusters)
-            return [q.quantize_normalized(a.astype(dtype, copy=False)).reshape(-1) for a in arrays]
-        return [_reference_color_quantize(a.astype(dtype, copy=False), clusters) for a in arrays]
+
+            def one(a: np.ndarray) -> np.ndarray:
+                return q.quantize_normalized(a.astype(dtype, copy=False))
+
+        else:
+
+            def one(a: np.ndarray) -> np.ndarray:
+                return _reference_color_quantize(a.astype(dtype, copy=False), clusters)
+
+        if len(arrays) > 1 and all(a.shape == arrays[0].shape for a in arrays):
+            stacked = np.stack([a.astype(dtype, copy=False) for a in arrays])
+            return list(one(stacked).reshape(len(arrays), -1))
+        # Shapes differ (transformers cannot stack them and fails): one image at a time.
+        return [one(a).reshape(-1) for a in arrays]
 
     def encode_files(self, paths: Iterable[Any], **kwargs: Any) -> Any:
         """Decodes, resizes and quantizes image files in parallel with this processor's settings;
