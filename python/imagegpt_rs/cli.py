@@ -59,7 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["npy", "parquet"], default="npy", help="shard format (parquet needs pyarrow)")
     e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
     e.add_argument("--shard-size", type=int, default=4096, help="images per shard (default 4096)")
-    e.add_argument("--draft", action="store_true", help="JPEG DCT-domain downscaling while decoding: faster, not bit-exact")
+    e.add_argument(
+        "--draft",
+        action="store_true",
+        help=(
+            "decode JPEGs at 1/2-1/8 scale in the DCT domain (Pillow's Image.draft): 2-4x faster on large "
+            "photos, but not transformers' ids (70-94%% of tokens equal, depending on the palette)"
+        ),
+    )
     e.add_argument("--quiet", action="store_true", help="no progress output")
 
     v = sub.add_parser(
