@@ -9,10 +9,12 @@
 //! (16-bit lanes 0..3 and 4..7), which hides the chain's latency. The result is byte-identical to
 //! reconstructing row by row (the rows are the same arithmetic, only interleaved).
 //!
-//! [`read_scanlines`] handles only the well-formed case of a non-interlaced image: every IDAT chunk
-//! complete, the zlib stream intact (Adler-32 checked), ending exactly after the last row. Anything
-//! else returns `None` and the caller decodes with the `png` crate's row reader, whose behaviour on
-//! damaged files (what fails, what decodes) is the one tested against Pillow.
+//! [`read_scanlines`] fills a whole-image buffer; [`for_each_rows`] hands out a window of rows at a
+//! time (the encoding pipeline feeds them to the resize, so the full-size image never exists). Both
+//! handle only the well-formed case of a non-interlaced image: every IDAT chunk complete, the zlib
+//! stream intact (Adler-32 checked), ending exactly after the last row. Anything else returns `None`
+//! and the caller decodes with the `png` crate's row reader, whose behaviour on damaged files (what
+//! fails, what decodes) is the one tested against Pillow.
 
 /// The shape of the scanlines of a non-interlaced PNG.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
