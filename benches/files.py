@@ -4,7 +4,8 @@
 
 Each method runs in a fresh subprocess (for its own peak RSS), on the same files, in one run, timed
 from after its imports and set-up (transformers' import alone takes about a second):
-transformers 4.57 (PIL.Image.open + convert("RGB") + the slow processor, one image at a time), PIL's
+transformers 4.57 (PIL.Image.open + convert("RGB") + the slow processor, one image at a time; and its
+fast, torchvision-backed processor when torch and torchvision are installed), PIL's
 decode alone (one core), our decoder alone on all cores (the limit for exact mode), ours exact and
 ours with --draft (JPEG DCT-domain downscaling), on all cores. Prints images/s, ratios and peak RSS.
 """
@@ -12,6 +13,7 @@ ours with --draft (JPEG DCT-domain downscaling), on all cores. Prints images/s, 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -56,6 +58,19 @@ def prepare(method: str, paths: list[str], clusters: np.ndarray):
                 proc(Image.open(p).convert("RGB"))
 
         return transformers_all
+    if method == "transformers-fast":
+        # transformers' torchvision-backed processor (needs torch and torchvision).
+        from PIL import Image
+        from transformers import ImageGPTImageProcessorFast
+
+        # do_resize must be given: in transformers 4.57 the fast class leaves it unset (no resize).
+        proc = ImageGPTImageProcessorFast(clusters=clusters, size={"height": 32, "width": 32}, do_resize=True)
+
+        def transformers_fast_all() -> None:
+            for p in paths:
+                proc(Image.open(p).convert("RGB"))
+
+        return transformers_fast_all
     if method == "pil-decode":
         from PIL import Image
 
@@ -128,11 +143,15 @@ def main() -> None:
         rows, rss = [], {}
         names = {
             "transformers": "transformers 4.57 (PIL open + slow processor)",
+            "transformers-fast": "transformers 4.57 (PIL open + fast processor, torch)",
             "pil-decode": "PIL decode alone, 1 core",
             "ours-decode": f"imagegpt-rs decode alone, {os.cpu_count()} cores",
             "ours-exact": f"imagegpt-rs exact, {os.cpu_count()} cores",
             "ours-draft": f"imagegpt-rs --draft, {os.cpu_count()} cores",
         }
+        if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
+            print("transformers' fast processor: skipped (needs torch and torchvision)\n")
+            del names["transformers-fast"]
         for method, name in names.items():
             out = subprocess.run(
                 [sys.executable, __file__, "--method", method, "--dir", d], capture_output=True, text=True, check=True

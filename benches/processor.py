@@ -40,7 +40,9 @@ def main() -> None:
         import torch  # noqa: F401
         from transformers import ImageGPTImageProcessorFast as Fast
 
-        fast = Fast(clusters=clusters, size={"height": 32, "width": 32})
+        # do_resize must be given: in transformers 4.57 the fast class leaves it unset (no resize) unless
+        # a saved config (which has "do_resize": true) or the caller sets it.
+        fast = Fast(clusters=clusters, size={"height": 32, "width": 32}, do_resize=True)
         t = best_time(lambda: fast(images, return_tensors="pt"), repeat=2)
         rows.append(("transformers fast (torch)", n / t))
     except ImportError:
