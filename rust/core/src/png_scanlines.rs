@@ -257,8 +257,9 @@ pub fn unfilter_rows(
                 .take(8)
                 .take_while(|row| row[0] == 4)
                 .count();
-            // The wavefront's edge handling needs at least 2 + 2G pixels per row.
-            let pixels = if bpp == 3 || bpp == 4 { rb / bpp } else { 0 };
+            // The wavefront's edge handling needs at least 2 + 2G pixels per row. Pixels of 1 and
+            // 2 bytes (gray, gray + alpha, palette; sub-byte rows filter whole bytes) use it too.
+            let pixels = if (1..=4).contains(&bpp) { rb / bpp } else { 0 };
             if paeth_run >= 2 && pixels >= 12 && pixels * bpp == rb {
                 let groups = if paeth_run >= 8 {
                     4
@@ -273,13 +274,20 @@ pub fn unfilter_rows(
                     .map(|row| &row[1..])
                     .collect();
                 let mut rows_out: Vec<&mut [u8]> = below[..n * rb].chunks_exact_mut(rb).collect();
+                let (c, o) = (&cur[..], &mut rows_out[..]);
                 match (groups, bpp) {
-                    (4, 3) => wavefront::paeth::<4, 3>(&cur, prev, &mut rows_out),
-                    (4, _) => wavefront::paeth::<4, 4>(&cur, prev, &mut rows_out),
-                    (2, 3) => wavefront::paeth::<2, 3>(&cur, prev, &mut rows_out),
-                    (2, _) => wavefront::paeth::<2, 4>(&cur, prev, &mut rows_out),
-                    (_, 3) => wavefront::paeth::<1, 3>(&cur, prev, &mut rows_out),
-                    (_, _) => wavefront::paeth::<1, 4>(&cur, prev, &mut rows_out),
+                    (4, 1) => wavefront::paeth::<4, 1>(c, prev, o),
+                    (4, 2) => wavefront::paeth::<4, 2>(c, prev, o),
+                    (4, 3) => wavefront::paeth::<4, 3>(c, prev, o),
+                    (4, _) => wavefront::paeth::<4, 4>(c, prev, o),
+                    (2, 1) => wavefront::paeth::<2, 1>(c, prev, o),
+                    (2, 2) => wavefront::paeth::<2, 2>(c, prev, o),
+                    (2, 3) => wavefront::paeth::<2, 3>(c, prev, o),
+                    (2, _) => wavefront::paeth::<2, 4>(c, prev, o),
+                    (_, 1) => wavefront::paeth::<1, 1>(c, prev, o),
+                    (_, 2) => wavefront::paeth::<1, 2>(c, prev, o),
+                    (_, 3) => wavefront::paeth::<1, 3>(c, prev, o),
+                    (_, _) => wavefront::paeth::<1, 4>(c, prev, o),
                 }
                 r += n;
                 continue;
@@ -451,7 +459,7 @@ mod wavefront {
     }
 
     /// `cur[j]` (filtered, without the type byte) to `out[j]`, for the 2G rows under `prev`.
-    /// Every slice is `n * BPP` bytes with `n >= 2G + 2`; BPP is 3 or 4.
+    /// Every slice is `n * BPP` bytes with `n >= 2G + 2` and at least 4 bytes; BPP is 1 to 4.
     pub fn paeth<const G: usize, const BPP: usize>(
         cur: &[&[u8]],
         prev: &[u8],
@@ -461,12 +469,13 @@ mod wavefront {
         let len = prev.len();
         let n = len / BPP;
         assert!(
-            (BPP == 3 || BPP == 4)
+            (1..=4).contains(&BPP)
                 && G <= 4
                 && cur.len() == rows
                 && out.len() == rows
                 && n * BPP == len
                 && n >= rows + 2
+                && len >= 4
                 && cur.iter().all(|r| r.len() == len)
                 && out.iter().all(|r| r.len() == len)
         );
@@ -477,24 +486,27 @@ mod wavefront {
             *p = row.as_mut_ptr();
         }
         let (rows_i, n_i) = (rows as isize, n as isize);
+        // The middle steps run while every row's pixel has 4 readable bytes: px * BPP + 4 <= len.
+        let mid_end = (((len - 4) / BPP + 1) as isize).max(rows_i);
         // SAFETY: SSE2 is part of the x86_64 baseline. Memory: row j's pixel at step k is
         // `px = k - j`. Edge steps (`edge`) read through bounds-checked slices and write BPP bytes at
         // `px * BPP` only when `0 <= px < n`, inside the `len`-byte row `out_ptr[j]` points to. In
-        // middle steps, `rows <= k < n - 1`, so `0 <= px <= n - 2` for every j < rows, and the 4
-        // bytes at `px * BPP` end at `(n - 2) * BPP + 4 <= n * BPP = len` (BPP >= 2): inside the
-        // `len`-byte rows of `cur`, `prev` (read at px = k) and `out`. Writes never alias reads:
-        // `out` rows are distinct `&mut` slices, `cur` and `prev` shared ones. For BPP = 3 the
-        // fourth byte written belongs to pixel px + 1 of the same row, which that row writes again
-        // in its next step before anything reads it (the rows below take it from registers).
+        // middle steps, `rows <= k < mid_end`, so for every j < rows, `0 <= px <= (len - 4) / BPP`,
+        // and the 4 bytes at `px * BPP` end at or before `len`: inside the `len`-byte rows of `cur`,
+        // `prev` (read at px = k) and `out`. Writes never alias reads: `out` rows are distinct
+        // `&mut` slices, `cur` and `prev` shared ones. When BPP < 4, the bytes written after the
+        // pixel's own belong to the next pixels of the same row (inside it, as just shown), which
+        // that row writes again in its next steps before anything reads them (the rows below take
+        // their "above" pixels from registers, and the final edge steps write exact bytes).
         unsafe {
             let mut state = ([_mm_setzero_si128(); G], [_mm_setzero_si128(); G]);
             for k in 0..rows_i {
                 step::<G, BPP, true>(k, n_i, cur, prev, &out_ptr, &mut state);
             }
-            for k in rows_i..n_i - 1 {
+            for k in rows_i..mid_end {
                 step::<G, BPP, false>(k, n_i, cur, prev, &out_ptr, &mut state);
             }
-            for k in n_i - 1..n_i + rows_i {
+            for k in mid_end..n_i + rows_i {
                 step::<G, BPP, true>(k, n_i, cur, prev, &out_ptr, &mut state);
             }
         }
