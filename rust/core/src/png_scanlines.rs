@@ -1,6 +1,6 @@
 //! PNG pixel data, the fast way: the IDAT chunks inflated as one zlib stream (zlib-rs, streaming into
-//! a small window of rows) and unfiltered straight into the output, with the Paeth filter of RGB and
-//! RGBA rows run as a SIMD wavefront over up to eight rows at once.
+//! a small window of rows) and unfiltered straight into the output, with the Paeth filter of rows of
+//! 1- to 4-byte pixels (gray to RGBA) run as a SIMD wavefront over up to eight rows at once.
 //!
 //! Paeth reconstruction is a serial chain along a row (each pixel needs its left neighbour), which
 //! is why it is the slowest part of decoding a photo saved as PNG. But the pixel `x` of row `r + 1`
@@ -396,7 +396,7 @@ fn unfilter_row_n<const B: usize>(
 
 #[cfg(target_arch = "x86_64")]
 mod wavefront {
-    //! The Paeth filter of 2G consecutive rows of BPP-byte pixels (3 or 4), G SSE2 registers.
+    //! The Paeth filter of 2G consecutive rows of BPP-byte pixels (1 to 4), G SSE2 registers.
     //!
     //! Register g holds row 2g at pixel `k - 2g` (lanes 0..3) and row 2g + 1 at pixel
     //! `k - 2g - 1` (lanes 4..7), as 16-bit values; step k advances every row by one pixel. The
