@@ -77,7 +77,8 @@ use std::fmt;
 use std::io::Cursor;
 use std::path::Path;
 
-use crate::png_scanlines::{for_each_rows, read_scanlines, Scanlines};
+use crate::buffers::zeroed_bytes;
+use crate::png_scanlines::{chunks as png_chunks, for_each_rows, read_scanlines, Scanlines};
 
 /// Pillow's `Image.MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): above it Pillow warns.
 pub const PILLOW_MAX_IMAGE_PIXELS: u64 = 89_478_485;
@@ -229,6 +230,27 @@ pub struct DecodedImage {
     pub original_size: (u32, u32),
 }
 
+impl DecodedImage {
+    /// An image decoded at its full size (no draft scaling).
+    fn full_size(
+        width: u32,
+        height: u32,
+        data: Vec<u8>,
+        format: ImageFormat,
+        source_mode: &'static str,
+    ) -> Self {
+        DecodedImage {
+            width,
+            height,
+            data,
+            format,
+            source_mode,
+            draft_scale: 1,
+            original_size: (width, height),
+        }
+    }
+}
+
 /// Why an image could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -302,10 +324,14 @@ impl DecodeError {
 /// Decodes an image file (read whole) to RGB; see [`decode`]. The error does not name the path:
 /// callers add it.
 pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
-    let data = std::fs::read(path).map_err(|e| DecodeError::Io {
+    decode(&read_file(path)?, options)
+}
+
+/// The bytes of an image file, or [`DecodeError::Io`] (without the path: callers add it).
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    std::fs::read(path).map_err(|e| DecodeError::Io {
         reason: e.to_string(),
-    })?;
-    decode(&data, options)
+    })
 }
 
 /// Decodes JPEG, PNG, GIF, WebP, TIFF or BMP bytes to 8-bit RGB exactly like Pillow's
@@ -438,23 +464,10 @@ fn check_size(
 
 /// A zeroed buffer of `len` bytes, or [`DecodeError::OutOfMemory`] instead of aborting.
 fn alloc_zeroed(len: u64) -> Result<Vec<u8>, DecodeError> {
-    let oom = DecodeError::OutOfMemory { bytes: len };
-    let n = usize::try_from(len).map_err(|_| oom.clone())?;
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<u8>(n).map_err(|_| oom.clone())?;
-    // Zeroed memory from the allocator (calloc: fresh pages come zeroed from the kernel, with no
-    // pass over them), and an error instead of an abort when it is not available.
-    // SAFETY: `layout` has a non-zero size, as `alloc_zeroed` requires.
-    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-    if ptr.is_null() {
-        return Err(oom);
-    }
-    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[u8; n]` (size n,
-    // align 1), which is what `Vec<u8>` with capacity n uses; all n bytes are initialized (zero),
-    // so length n is valid, and the Vec takes sole ownership of the allocation.
-    Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
+    usize::try_from(len)
+        .ok()
+        .and_then(zeroed_bytes)
+        .ok_or(DecodeError::OutOfMemory { bytes: len })
 }
 
 /// The DCT scale denominator Pillow's `draft` picks for a `width x height` image and target size.
@@ -922,15 +935,9 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
         ColorSpace::CMYK => jpeg_cmyk_to_rgb(&buf, pixels)?,
         _ => buf,
     };
-    Ok(DecodedImage {
-        width: w as u32,
-        height: h as u32,
-        data,
-        format,
-        source_mode: mode,
-        draft_scale: 1,
-        original_size: (w as u32, h as u32),
-    })
+    Ok(DecodedImage::full_size(
+        w as u32, h as u32, data, format, mode,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -938,7 +945,7 @@ fn decode_jpeg_zune(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage
 // ---------------------------------------------------------------------------------------------
 
 /// CRC-32 (ISO-HDLC, as PNG uses), bitwise: only run over the few small chunks before IDAT.
-fn crc32(parts: &[&[u8]]) -> u32 {
+pub(crate) fn crc32(parts: &[&[u8]]) -> u32 {
     let mut c = !0u32;
     for part in parts {
         for &b in *part {
@@ -958,27 +965,19 @@ fn crc32(parts: &[&[u8]]) -> u32 {
 /// Pillow verifies the CRC of every chunk it reads before the image data (IHDR, PLTE, tRNS, text,
 /// ...) and fails on a mismatch; it does not check IDAT CRCs. Truncation is left to the decoder.
 fn png_check_header_crcs(data: &[u8]) -> Result<(), DecodeError> {
-    let mut pos = 8;
-    while pos + 8 <= data.len() {
-        let len =
-            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-        let kind = &data[pos + 4..pos + 8];
-        if kind == b"IDAT" || kind == b"IEND" {
-            return Ok(());
+    for chunk in png_chunks(data) {
+        if chunk.kind == b"IDAT" || chunk.kind == b"IEND" {
+            break;
         }
-        let end = pos.saturating_add(12).saturating_add(len);
-        if end > data.len() {
-            return Ok(());
-        }
-        let stored =
-            u32::from_be_bytes([data[end - 4], data[end - 3], data[end - 2], data[end - 1]]);
-        if crc32(&[kind, &data[pos + 8..end - 4]]) != stored {
+        if crc32(&[chunk.kind, chunk.body]) != chunk.crc {
             return Err(DecodeError::Corrupt {
                 format: ImageFormat::Png,
-                detail: format!("bad CRC in the {} chunk", String::from_utf8_lossy(kind)),
+                detail: format!(
+                    "bad CRC in the {} chunk",
+                    String::from_utf8_lossy(chunk.kind)
+                ),
             });
         }
-        pos = end;
     }
     Ok(())
 }
@@ -1227,23 +1226,23 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     let mode = pixels_of.mode();
     if pixels_of.is_rgb8() && line == width * 3 {
         buf.truncate(width * height * 3);
-        return Ok(png_image(width, height, buf, mode));
+        return Ok(DecodedImage::full_size(
+            width as u32,
+            height as u32,
+            buf,
+            format,
+            mode,
+        ));
     }
     let mut out = alloc_zeroed(pixels as u64 * 3)?;
     pixels_of.to_rgb(&buf[..line * height], line, &mut out);
-    Ok(png_image(width, height, out, mode))
-}
-
-fn png_image(width: usize, height: usize, data: Vec<u8>, mode: &'static str) -> DecodedImage {
-    DecodedImage {
-        width: width as u32,
-        height: height as u32,
-        data,
-        format: ImageFormat::Png,
-        source_mode: mode,
-        draft_scale: 1,
-        original_size: (width as u32, height as u32),
-    }
+    Ok(DecodedImage::full_size(
+        width as u32,
+        height as u32,
+        out,
+        format,
+        mode,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1355,15 +1354,9 @@ fn decode_gif(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
     for (o, &i) in out.chunks_exact_mut(3).zip(&canvas) {
         o.copy_from_slice(&lut[i as usize]);
     }
-    Ok(DecodedImage {
-        width: w as u32,
-        height: h as u32,
-        data: out,
-        format,
-        source_mode: mode,
-        draft_scale: 1,
-        original_size: (w as u32, h as u32),
-    })
+    Ok(DecodedImage::full_size(
+        w as u32, h as u32, out, format, mode,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1456,15 +1449,13 @@ fn decode_webp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
     } else {
         buf
     };
-    Ok(DecodedImage {
-        width: w,
-        height: h,
+    Ok(DecodedImage::full_size(
+        w,
+        h,
         data,
         format,
-        source_mode: if alpha { "RGBA" } else { "RGB" },
-        draft_scale: 1,
-        original_size: (w, h),
-    })
+        if alpha { "RGBA" } else { "RGB" },
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1588,15 +1579,7 @@ fn decode_tiff(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
         }
         _ => return Err(unsupported(String::from("sample format"))),
     }
-    Ok(DecodedImage {
-        width: w,
-        height: h,
-        data: out,
-        format,
-        source_mode: mode,
-        draft_scale: 1,
-        original_size: (w, h),
-    })
+    Ok(DecodedImage::full_size(w, h, out, format, mode))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1899,15 +1882,13 @@ fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             }
         }
     }
-    Ok(DecodedImage {
-        width: width as u32,
-        height: height as u32,
-        data: out,
+    Ok(DecodedImage::full_size(
+        width as u32,
+        height as u32,
+        out,
         format,
-        source_mode: mode,
-        draft_scale: 1,
-        original_size: (width as u32, height as u32),
-    })
+        mode,
+    ))
 }
 
 /// Up to `n` bytes at `*at` (fewer at the end of the data), advancing `*at`.

@@ -8,8 +8,9 @@
 //! - [`decode`]: image files to RGB like Pillow's `Image.open(...).convert("RGB")`;
 //!   [`png_scanlines`]: its fast path for PNG pixel data (inflate + SIMD unfiltering).
 //! - [`pipeline`]: decode, resize and quantize a batch in parallel; [`parallel`]: the worker pool.
-//! - [`kmeans`]: palette fitting.
+//! - [`kmeans`]: palette fitting; [`buffers`]: fallible zeroed buffers.
 
+pub mod buffers;
 pub mod config;
 pub mod decode;
 pub mod kmeans;

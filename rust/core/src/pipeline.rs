@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::decode::{decode, decode_rows, DecodeError, DecodeOptions, RgbRows};
+use crate::decode::{decode, decode_rows, read_file, DecodeOptions, RgbRows};
 use crate::quantize::{OutId, Quantizer};
 use crate::resize::{cached_plan, Filter, ImageView, PillowCompat, RowResizer};
 
@@ -130,12 +130,7 @@ fn encode_one<O: OutId>(
             height,
         } => resize_rgb(data, width, height, settings)?,
         Source::Path(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                DecodeError::Io {
-                    reason: e.to_string(),
-                }
-                .to_string()
-            })?;
+            let bytes = read_file(path).map_err(|e| e.to_string())?;
             decode_resized(&bytes, settings)?
         }
         Source::Bytes(bytes) => decode_resized(bytes, settings)?,

@@ -16,6 +16,8 @@
 //! and the caller decodes with the `png` crate's row reader, whose behaviour on damaged files (what
 //! fails, what decodes) is the one tested against Pillow.
 
+use crate::buffers::zeroed_bytes;
+
 /// The shape of the scanlines of a non-interlaced PNG.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scanlines {
@@ -41,31 +43,45 @@ impl Scanlines {
     }
 }
 
-/// The data of the IDAT chunks, in order, from a PNG file whose first chunk starts at byte 8.
-/// None when a chunk runs past the end of the data or there is no IDAT chunk.
-fn idat_chunks(data: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut chunks = Vec::new();
+/// One chunk of a PNG file.
+pub struct Chunk<'a> {
+    pub kind: &'a [u8],
+    pub body: &'a [u8],
+    /// The CRC stored after the body (not checked here).
+    pub crc: u32,
+}
+
+/// The chunks of a PNG file (whose first chunk starts at byte 8), in order, stopping at the first
+/// one that runs past the end of the data (its header, body or CRC cut off).
+pub fn chunks(data: &[u8]) -> impl Iterator<Item = Chunk<'_>> {
     let mut pos = 8usize;
-    loop {
+    std::iter::from_fn(move || {
         let header = data.get(pos..pos.checked_add(8)?)?;
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let kind = &header[4..8];
         let body_end = pos.checked_add(8)?.checked_add(len)?;
-        // The body and its CRC must be there (the CRC itself is not checked, as Pillow does not).
         let body = data.get(pos + 8..body_end)?;
-        data.get(body_end..body_end.checked_add(4)?)?;
-        if kind == b"IDAT" {
-            chunks.push(body);
-        } else if !chunks.is_empty() || kind == b"IEND" {
-            break;
-        }
+        let crc = data.get(body_end..body_end.checked_add(4)?)?;
         pos = body_end + 4;
+        Some(Chunk {
+            kind: &header[4..8],
+            body,
+            crc: u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]),
+        })
+    })
+}
+
+/// The data of the IDAT chunks, in order. None unless they are all complete and followed by a
+/// complete chunk (their CRCs are not checked, as Pillow does not check them).
+fn idat_chunks(data: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut idat = Vec::new();
+    for chunk in chunks(data) {
+        if chunk.kind == b"IDAT" {
+            idat.push(chunk.body);
+        } else if !idat.is_empty() || chunk.kind == b"IEND" {
+            return (!idat.is_empty()).then_some(idat);
+        }
     }
-    if chunks.is_empty() {
-        None
-    } else {
-        Some(chunks)
-    }
+    None
 }
 
 /// Inflates the IDAT data of `data` (a whole PNG file) and unfilters it into `out`, which holds
@@ -93,7 +109,7 @@ pub fn for_each_rows(
     let rb = shape.row_bytes;
     let rows = window_rows(shape);
     // Row 0: the last row of the previous window (zeros before the first), the row above.
-    let mut window = try_zeroed((rows + 1).checked_mul(rb)?)?;
+    let mut window = zeroed_bytes((rows + 1).checked_mul(rb)?)?;
     let zero_row = vec![0u8; rb];
     inflate_windows(data, shape, |filtered, _| {
         let n = filtered.len() / (rb + 1);
@@ -110,13 +126,6 @@ fn window_rows(shape: Scanlines) -> usize {
     ((1usize << 20) / (shape.row_bytes + 1))
         .clamp(8, shape.height.max(8))
         .min(shape.height)
-}
-
-fn try_zeroed(len: usize) -> Option<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).ok()?;
-    v.resize(len, 0);
-    Some(v)
 }
 
 /// The IDAT stream of `data`, inflated a window of filtered rows at a time: `unfilter(filtered,
@@ -136,7 +145,7 @@ fn inflate_windows(
     let chunks = idat_chunks(data)?;
     let stride = row_bytes.checked_add(1)?;
     let window_rows = window_rows(shape);
-    let mut window = try_zeroed(window_rows.checked_mul(stride)?)?;
+    let mut window = zeroed_bytes(window_rows.checked_mul(stride)?)?;
     let mut stream = IdatStream::new(chunks);
     let mut row = 0;
     while row < height {
@@ -275,19 +284,11 @@ pub fn unfilter_rows(
                     .collect();
                 let mut rows_out: Vec<&mut [u8]> = below[..n * rb].chunks_exact_mut(rb).collect();
                 let (c, o) = (&cur[..], &mut rows_out[..]);
-                match (groups, bpp) {
-                    (4, 1) => wavefront::paeth::<4, 1>(c, prev, o),
-                    (4, 2) => wavefront::paeth::<4, 2>(c, prev, o),
-                    (4, 3) => wavefront::paeth::<4, 3>(c, prev, o),
-                    (4, _) => wavefront::paeth::<4, 4>(c, prev, o),
-                    (2, 1) => wavefront::paeth::<2, 1>(c, prev, o),
-                    (2, 2) => wavefront::paeth::<2, 2>(c, prev, o),
-                    (2, 3) => wavefront::paeth::<2, 3>(c, prev, o),
-                    (2, _) => wavefront::paeth::<2, 4>(c, prev, o),
-                    (_, 1) => wavefront::paeth::<1, 1>(c, prev, o),
-                    (_, 2) => wavefront::paeth::<1, 2>(c, prev, o),
-                    (_, 3) => wavefront::paeth::<1, 3>(c, prev, o),
-                    (_, _) => wavefront::paeth::<1, 4>(c, prev, o),
+                match bpp {
+                    1 => wavefront::paeth_rows::<1>(groups, c, prev, o),
+                    2 => wavefront::paeth_rows::<2>(groups, c, prev, o),
+                    3 => wavefront::paeth_rows::<3>(groups, c, prev, o),
+                    _ => wavefront::paeth_rows::<4>(groups, c, prev, o),
                 }
                 r += n;
                 continue;
@@ -455,6 +456,20 @@ mod wavefront {
                 _mm_cvtsi32_si128(i32::from_le_bytes(v)),
                 _mm_setzero_si128(),
             )
+        }
+    }
+
+    /// [`paeth`] with G = `groups` (1, 2 or 4).
+    pub fn paeth_rows<const BPP: usize>(
+        groups: usize,
+        cur: &[&[u8]],
+        prev: &[u8],
+        out: &mut [&mut [u8]],
+    ) {
+        match groups {
+            4 => paeth::<4, BPP>(cur, prev, out),
+            2 => paeth::<2, BPP>(cur, prev, out),
+            _ => paeth::<1, BPP>(cur, prev, out),
         }
     }
 
@@ -736,28 +751,11 @@ mod tests {
         assert!(unfilter_rows(&filtered, &mut out, 0, shape, &[0u8; 12]).is_none());
     }
 
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
     fn chunk(kind: &[u8], body: &[u8]) -> Vec<u8> {
         let mut out = (body.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(body);
-        let mut crc_input = kind.to_vec();
-        crc_input.extend_from_slice(body);
-        out.extend(crc32(&crc_input).to_be_bytes());
+        out.extend(crate::decode::crc32(&[kind, body]).to_be_bytes());
         out
     }
 

@@ -896,7 +896,7 @@ impl RowResizer {
 
 /// A zeroed buffer, or [`ResizeError::OutOfMemory`] when it cannot be allocated.
 fn zeroed(bytes: usize) -> Result<Vec<u8>, ResizeError> {
-    try_vec(0u8, bytes)
+    crate::buffers::zeroed_bytes(bytes).ok_or(ResizeError::OutOfMemory { bytes })
 }
 
 /// Pillow's `RGBA -> RGBa`: `v * a / 255` rounded as `MULDIV255`.
@@ -1214,24 +1214,7 @@ fn transpose_rgb_block(
         let r = r.min(n - 1);
         &rows[r * in_stride + x0 * 3..r * in_stride + (x0 + npx) * 3]
     };
-    let src: [&[u8]; 16] = [
-        row(0),
-        row(1),
-        row(2),
-        row(3),
-        row(4),
-        row(5),
-        row(6),
-        row(7),
-        row(8),
-        row(9),
-        row(10),
-        row(11),
-        row(12),
-        row(13),
-        row(14),
-        row(15),
-    ];
+    let src: [&[u8]; 16] = std::array::from_fn(row);
     let mut p0 = 0;
     while p0 + 16 <= npx {
         let chunk: &mut [u8; 768] = match (&mut strips[p0 * 48..(p0 + 16) * 48]).try_into() {
@@ -1294,25 +1277,7 @@ fn transpose_l_block(
 /// Bytes `b0 .. b0 + 16` of each of 16 rows (all long enough).
 #[inline(always)]
 fn load_cols(rows: &[&[u8]; 16], b0: usize) -> [Col16; 16] {
-    let ld = |i: usize| load16(&rows[i][b0..b0 + 16]);
-    [
-        ld(0),
-        ld(1),
-        ld(2),
-        ld(3),
-        ld(4),
-        ld(5),
-        ld(6),
-        ld(7),
-        ld(8),
-        ld(9),
-        ld(10),
-        ld(11),
-        ld(12),
-        ld(13),
-        ld(14),
-        ld(15),
-    ]
+    std::array::from_fn(|i| load16(&rows[i][b0..b0 + 16]))
 }
 
 /// Stores the 16 byte columns `16 * T .. 16 * T + 16` of a run of 16 RGB pixels into their strips.
