@@ -1223,26 +1223,16 @@ fn decode_png(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             detail: String::from("inconsistent row size"),
         });
     }
-    let mode = pixels_of.mode();
-    if pixels_of.is_rgb8() && line == width * 3 {
+    let rgb = if pixels_of.is_rgb8() && line == width * 3 {
         buf.truncate(width * height * 3);
-        return Ok(DecodedImage::full_size(
-            width as u32,
-            height as u32,
-            buf,
-            format,
-            mode,
-        ));
-    }
-    let mut out = alloc_zeroed(pixels as u64 * 3)?;
-    pixels_of.to_rgb(&buf[..line * height], line, &mut out);
-    Ok(DecodedImage::full_size(
-        width as u32,
-        height as u32,
-        out,
-        format,
-        mode,
-    ))
+        buf
+    } else {
+        let mut out = alloc_zeroed(pixels as u64 * 3)?;
+        pixels_of.to_rgb(&buf[..line * height], line, &mut out);
+        out
+    };
+    let (w, h) = (width as u32, height as u32);
+    Ok(DecodedImage::full_size(w, h, rgb, format, pixels_of.mode()))
 }
 
 // ---------------------------------------------------------------------------------------------
