@@ -124,6 +124,22 @@ def run_method(method: str, paths: list[str], clusters: np.ndarray) -> dict[str,
     return {"rate": count / dt, "rss": peak_rss_mib()}
 
 
+def draft_agreement(paths: list[str]) -> None:
+    """Share of --draft tokens equal to the exact path's, on the JPEGs (PNGs are never drafted)."""
+    from imagegpt_rs import ImageGPTImageProcessor
+    from imagegpt_rs.encoding import encode_files
+    from imagegpt_rs.palette_fitting import fit_palette
+
+    jpegs = [p for p in paths if p.endswith(".jpg")]
+    fitted = fit_palette(jpegs, 512, size=64, seed=0).clusters
+    for name, clusters in [("built-in 8x8x8 grid palette", None), ("512-color palette fitted on the JPEGs", fitted)]:
+        for size in (32, 64):
+            proc = ImageGPTImageProcessor(clusters, size=size)
+            exact = encode_files(jpegs, proc).ids
+            draft = encode_files(jpegs, proc, draft=True).ids
+            print(f"--draft vs exact, {size}x{size}, {name}: {(exact == draft).mean():.1%} identical tokens")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=40)
@@ -162,6 +178,8 @@ def main() -> None:
         table(rows, "images/s", names["transformers"])
         for name, value in rss.items():
             print(f"peak RSS {name}: {value:.0f} MiB")
+        print()
+        draft_agreement(paths)
         print()
         for n in (1_000, 10_000):
             out = subprocess.run(
