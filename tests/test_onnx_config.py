@@ -402,8 +402,6 @@ def test_generate_dummy_inputs_match_transformers(processor_impl, kwargs, framew
     model_config = transformers.ImageGPTConfig()
     if framework == "pt":
         pytest.importorskip("torch", reason="framework='pt' needs torch: pip install 'imagegpt-rs[torch]'")
-    if settings == {} and (kwargs.get("batch_size", 1) > 1 or framework == "np"):
-        pytest.skip("256x256 quantization in transformers is slow: covered by the other processor settings")
     processor = _processor(processor_impl, **settings)
     mine, theirs = ours.ImageGPTOnnxConfig(model_config), TheirImageGPTOnnxConfig(model_config)
     np.random.seed(7)

@@ -20,37 +20,12 @@ N_COLORS = 1 << 24
 GRID = (np.arange(256, dtype=np.float64) * (1 / 127.5)).astype(np.float32) - np.float32(1)
 
 
-# ---------------------------------------------------------------------------------------------
-# The reference, written here as transformers 4.57 writes it
-# ---------------------------------------------------------------------------------------------
-def reference_normalize(pixels: np.ndarray) -> np.ndarray:
-    """transformers' ``rescale(image, 1/127.5)`` then ``image - 1``."""
-    return (pixels.astype(np.float64) * (1 / 127.5)).astype(np.float32) - 1
-
-
-def reference_color_quantize(x: np.ndarray, clusters: np.ndarray) -> np.ndarray:
-    """transformers' ``color_quantize``: ``argmin(a2 - 2 ab + b2)`` with NumPy's promotion."""
-    x = x.reshape(-1, 3)
-    b = clusters.T
-    a2 = np.sum(np.square(x), axis=1)
-    b2 = np.sum(np.square(b), axis=0)
-    ab = np.matmul(x, b)
-    d = a2[:, None] - 2 * ab + b2[None, :]
-    return np.argmin(d, axis=1)
-
-
-def reference_ids(colors: np.ndarray, clusters: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Reference ids of uint8 colors (n, 3), in chunks (each chunk is one >1-row call, like any image)."""
-    out = np.empty(len(colors), dtype=np.int64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in range(0, len(colors), chunk):
-            part = colors[s : s + chunk]
-            if len(part) == 1:  # keep every chunk a multi-row (gemm) call
-                part = colors[s - 1 : s + 1]
-                out[s] = reference_color_quantize(reference_normalize(part), clusters)[1]
-                continue
-            out[s : s + chunk] = reference_color_quantize(reference_normalize(part), clusters)
-    return out
+from quantize_reference import (  # noqa: E402
+    openblas_reference,
+    reference_color_quantize,
+    reference_ids,
+    reference_normalize,
+)
 
 
 def colors_of(codes: np.ndarray) -> np.ndarray:
@@ -216,7 +191,7 @@ def test_65535_clusters(dtype):
 
 
 def test_float64_dgemm_tail_columns():
-    """float64 palettes with K % 8 in 4..7 and K >= 196: OpenBLAS rounds the 4 columns K&~7..K&~3
+    """Against OpenBLAS's SkylakeX kernel (see quantize_reference.openblas_reference): float64 palettes with K % 8 in 4..7 and K >= 196: OpenBLAS rounds the 4 columns K&~7..K&~3
     differently on the rows of whole 12-row blocks than on the others, so NumPy's own ids depend on
     the row position. We follow the block rows (every row of 300-row calls); 9-row calls differ.
     The tail clusters come in pairs 1 ulp apart, so their order is decided by rounding alone."""
@@ -226,25 +201,27 @@ def test_float64_dgemm_tail_columns():
     tail = [c, c + [np.spacing(c[0]), 0, 0], h, h + [0, -np.spacing(h[1]), np.spacing(h[2])]]
     clusters = np.concatenate([far, tail])  # K = 260: columns 256..259 are the tail
     colors = random_colors(300 * 400, seed=1)
-    want = reference_ids(colors, clusters, chunk=300)
+    want = openblas_reference("SkylakeX", "ids", colors, clusters, chunk=300)
     assert_ids_equal(ColorQuantizer(clusters).quantize(colors), want, colors, "dgemm tail columns")
-    short_calls = reference_ids(colors, clusters, chunk=9)
+    short_calls = openblas_reference("SkylakeX", "ids", colors, clusters, chunk=9)
     assert (short_calls != want).mean() > 0.01  # the gap: NumPy itself is position-dependent here
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_single_pixel_uses_the_single_row_arithmetic(kmeans512, dtype):
-    """One pixel in total: NumPy calls the BLAS gemv, which rounds differently; we follow it."""
+    """One pixel in total: NumPy calls the BLAS gemv, which rounds differently; we follow it (the
+    SkylakeX kernel's gemv: see quantize_reference.openblas_reference)."""
     rng = np.random.default_rng(21)
     palettes = [kmeans512, tie_palette(), rng.uniform(-1, 1, (37, 3)), rng.uniform(-1, 1, (20000, 3))]
     colors = random_colors(300, seed=15)
     for clusters in palettes:
         clusters = clusters.astype(dtype)
         q = ColorQuantizer(clusters)
-        for c in colors[: 300 if len(clusters) < 20000 else 20]:
-            want = reference_color_quantize(reference_normalize(c[None]), clusters)
+        some = colors[: 300 if len(clusters) < 20000 else 20]
+        want = openblas_reference("SkylakeX", "single", some, clusters)
+        for c, w in zip(some, want):
             got = q.quantize(c)
-            assert got.shape == () and got == want[0], (c, len(clusters))
+            assert got.shape == () and got == w, (c, len(clusters))
 
 
 @pytest.mark.parametrize("pixel_dtype", [np.float32, np.float64])

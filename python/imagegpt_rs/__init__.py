@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._native import __version__
+from ._native import __version__, build_info
 from .errors import (
     ConfigValidationError,
     ImageDecodeError,
@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "__version__",
+    "build_info",
     "ImageGPTError",
     "ConfigValidationError",
     "PaletteError",

@@ -2,6 +2,11 @@
 
 __version__: str
 
+def build_info() -> dict[str, object]:
+    """What this build contains: ``version``, ``jpeg_decoder``, ``libjpeg_turbo_version``, ``jpeg_simd``
+    (libjpeg-turbo's SIMD code linked in and used on this CPU), ``target_arch``, ``target_os``,
+    ``compiled_target_features``, ``quantize_kernel``, ``resize_kernel``, ``optimized``."""
+
 def config_violations(fields: dict[str, object]) -> list[tuple[str, str, str]]: ...
 def validated_config_fields() -> list[str]: ...
 def activation_functions() -> list[str]: ...

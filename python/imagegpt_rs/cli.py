@@ -35,12 +35,43 @@ def _size(text: str) -> tuple[int, int]:
     return size
 
 
+def _version_text() -> str:
+    """``imagegpt-rs 0.1.0`` and what the build contains (imagegpt_rs.build_info())."""
+    from . import __version__, build_info
+
+    info = build_info()
+    if info["jpeg_decoder"] == "libjpeg-turbo":
+        simd = {True: "SIMD on", False: "SIMD off", None: "no SIMD for this CPU"}[info["jpeg_simd"]]
+        jpeg = f"libjpeg-turbo {info['libjpeg_turbo_version']} ({simd})"
+    else:
+        jpeg = info["jpeg_decoder"]
+    return (
+        f"imagegpt-rs {__version__}\n"
+        f"JPEG: {jpeg}\n"
+        f"kernels: quantize {info['quantize_kernel']}, resize {info['resize_kernel']}\n"
+        f"target: {info['target_arch']}-{info['target_os']}"
+        f"{'' if info['optimized'] else ' (debug build)'}"
+    )
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: the text of :func:`_version_text` as is (argparse's own action reflows it)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(_version_text())
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="imagegpt-rs",
         description="Turn images into ImageGPT tokens (input_ids) fast, look at tokens as images, check configs.",
         epilog="Example: imagegpt-rs encode photos/ -o tokens/ --size 32 && imagegpt-rs preview tokens/ -o sheet.png",
     )
+    p.add_argument("--version", action=_PrintVersion, help="print the version and build facts, then exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser(

@@ -9,8 +9,10 @@
 //!   [`png_scanlines`]: its fast path for PNG pixel data (inflate + SIMD unfiltering).
 //! - [`pipeline`]: decode, resize and quantize a batch in parallel; [`parallel`]: the worker pool.
 //! - [`kmeans`]: palette fitting; [`buffers`]: fallible zeroed buffers.
+//! - [`build_info`]: what this build contains (JPEG decoder and its SIMD, kernel instruction sets).
 
 pub mod buffers;
+pub mod build_info;
 pub mod config;
 pub mod decode;
 pub mod kmeans;

@@ -454,6 +454,18 @@ enum Isa {
     Avx512,
 }
 
+/// The name of the instruction set the quantizer's distance kernels run on here: `"avx512"`,
+/// `"avx2+fma"` or `"generic"` (every one computes the same IEEE results; see [`eval`]).
+pub fn kernel_isa() -> &'static str {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => "avx512",
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => "avx2+fma",
+        Isa::Generic => "generic",
+    }
+}
+
 fn isa() -> Isa {
     static I: OnceLock<Isa> = OnceLock::new();
     *I.get_or_init(|| {

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod build_info;
 mod config;
 mod decode;
 mod errors;
@@ -19,6 +20,7 @@ mod threads;
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    build_info::register(m)?;
     config::register(m)?;
     resize::register(m)?;
     quantize::register(m)?;
