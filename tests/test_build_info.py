@@ -13,6 +13,8 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import pytest
+
 import imagegpt_rs
 
 SIMD_ARCHES = {"x86_64", "amd64", "aarch64", "arm64"}
@@ -59,3 +61,28 @@ def test_cli_version_prints_build_facts():
     assert f"libjpeg-turbo {info['libjpeg_turbo_version']}" in lines[1]
     if info["jpeg_simd"]:
         assert "(SIMD on)" in lines[1]
+
+
+def test_source_build_without_nasm_says_what_to_install(monkeypatch):
+    """The PEP 517 backend (build_backend/) stops an x86-64 build without nasm before cargo starts."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("maturin", reason="the backend wraps maturin's (.ci/run installs it)")
+    path = Path(__file__).resolve().parents[1] / "build_backend" / "imagegpt_build_backend.py"
+    spec = importlib.util.spec_from_file_location("imagegpt_build_backend", path)
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+    monkeypatch.delenv("ASM_NASM", raising=False)
+    monkeypatch.delenv("CARGO_BUILD_TARGET", raising=False)
+    monkeypatch.setattr(backend.shutil, "which", lambda name: None)
+    monkeypatch.setattr(backend.platform, "machine", lambda: "x86_64")
+    with pytest.raises(RuntimeError, match=r"needs nasm(.|\n)*apt-get install nasm"):
+        backend.build_wheel("unused")
+    monkeypatch.setattr(backend.platform, "machine", lambda: "aarch64")
+    backend._check_nasm()  # Neon needs no assembler
+    monkeypatch.setenv("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")
+    with pytest.raises(RuntimeError, match="needs nasm"):
+        backend._check_nasm()
+    monkeypatch.setattr(backend.shutil, "which", lambda name: "/usr/bin/nasm" if name == "nasm" else None)
+    backend._check_nasm()
