@@ -15,6 +15,7 @@ from .errors import (
     ImageDecodeError,
     ImageGPTError,
     InputError,
+    ManifestError,
     PaletteError,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "PaletteError",
     "InputError",
     "ImageDecodeError",
+    "ManifestError",
     *_LAZY,
 ]
 
