@@ -442,3 +442,33 @@ def test_parquet_shard_is_verified(tmp_path, photo_files):
     ids, idx, _ = load_directory(out)
     np.testing.assert_array_equal(idx, np.arange(6))
     np.testing.assert_array_equal(ids.astype(np.int64), _reference(photo_files[:6], processor.clusters, 8))
+
+
+def test_non_utf8_file_names_in_manifest_and_parquet(tmp_path, rgb_photos):
+    """A file name that is not UTF-8 (os.fsdecode gives lone surrogates) used to break the Parquet writer
+    after the whole shard was encoded. The manifest keeps the exact name (surrogateescape, JSON \\udcXX
+    escapes) and Parquet's UTF-8 path column its undecodable bytes as backslash escapes."""
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    src = os.fsencode(tmp_path) + b"/src"
+    os.mkdir(src)
+    raw = src + b"/caf\xe9-\xff.png"
+    try:
+        PIL_Image.fromarray(rgb_photos["coffee"][:40, :50]).save(os.fsdecode(raw), format="PNG")
+    except (OSError, UnicodeError):  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses non-UTF-8 names")
+    PIL_Image.fromarray(rgb_photos["astronaut"][:30, :20]).save(os.fsdecode(src + b"/plain.png"))
+    out = tmp_path / "pq"
+    processor = ImageGPTImageProcessor(size=8)
+    manifest = encode_to_directory([os.fsdecode(src)], out, processor, fmt="parquet")
+    sources = json.loads((out / "manifest.json").read_text())["sources"]
+    assert [os.fsencode(p) for p in sources] == [raw, src + b"/plain.png"]
+    assert manifest["shards"][0]["failures"] == []
+    table = pq.read_table(out / "shard-00000.parquet")
+    assert table.column("path").to_pylist() == [os.fsdecode(src) + "/caf\\xe9-\\xff.png", os.fsdecode(src) + "/plain.png"]
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, [0, 1])
+    theirs = transformers.ImageGPTImageProcessor(processor.clusters, size=8)
+    expected = theirs([PIL_Image.open(os.fsdecode(p)).convert("RGB") for p in (raw, src + b"/plain.png")], return_tensors="np")
+    np.testing.assert_array_equal(ids.astype(np.int64), expected["input_ids"])

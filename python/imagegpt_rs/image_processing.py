@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import os
 from typing import Any, Iterable, Sequence
 
@@ -35,6 +36,8 @@ from .batch_feature import BatchFeature
 from .errors import ConfigValidationError, InputError
 
 __all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME", "processor_config_violations"]
+
+logger = logging.getLogger(__name__)
 
 PREPROCESSOR_CONFIG_NAME = "preprocessor_config.json"
 _VALID_SIZE_KEYS = (
@@ -149,6 +152,14 @@ def _channel_format(image: np.ndarray, index: int) -> str:
     if image.ndim != 3:
         raise InputError(f"image {index} has shape {image.shape}: expected 2 or 3 dimensions")
     if image.shape[0] in (1, 3):
+        if image.shape[2] in (1, 3):
+            # transformers' warning, word for word (image_utils.infer_channel_dimension_format)
+            logger.warning(
+                f"The channel dimension is ambiguous. Got image shape {image.shape}. Assuming channels are "
+                "the first dimension. Use the [input_data_format](https://huggingface.co/docs/transformers/main/"
+                "internal/image_processing_utils#transformers.image_transforms.rescale.input_data_format) "
+                "parameter to assign the channel dimension."
+            )
         return "channels_first"
     if image.shape[2] in (1, 3):
         return "channels_last"
