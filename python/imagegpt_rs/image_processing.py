@@ -201,7 +201,7 @@ def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
     own = fmt if fmt is not None else _channel_format(arr, index)
     if arr.ndim == 2 or own == "none":
         if arr.ndim != 2:
-            raise InputError(f"image {index} has shape {arr.shape} but input_data_format is 'none'")
+            raise InputError(f"image {index} has shape {arr.shape} but input_data_format (given, or inferred from image 0) is 'none'")
         arr = arr[:, :, None]
     elif own == "channels_first":
         arr = np.moveaxis(arr, 0, -1)
@@ -212,7 +212,9 @@ def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
         arr = np.repeat(arr, 3, axis=-1)
     elif c != 3:
         raise InputError(
-            f"image {index} has {c} channels: expected 1 or 3"
+            f"image {index} has {c} channels"
+            + (f" as {own} (input_data_format given, or inferred from image 0)" if fmt is not None else "")
+            + ": expected 1 or 3"
             + (" (drop alpha with image[..., :3])" if c == 4 else "")
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
