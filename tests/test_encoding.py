@@ -278,7 +278,7 @@ def test_manifest_records_sizes_and_crc32_of_every_file(encoded_dir):
     np.testing.assert_array_equal(ids.astype(np.int64), expected)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "bitflip", "replace", "delete"])
+@pytest.mark.parametrize("damage", ["truncate", "bitflip", "replace", "delete", "symlink", "fifo"])
 def test_resume_redoes_a_damaged_shard_and_load_refuses_it(encoded_dir, damage, capsys):
     out, files, processor, expected = encoded_dir
     target = out / "shard-00001.npy"
@@ -289,6 +289,14 @@ def test_resume_redoes_a_damaged_shard_and_load_refuses_it(encoded_dir, damage, 
         target.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
     elif damage == "replace":  # a valid .npy of another shard (fewer rows) under this name
         np.save(target, np.load(out / "shard-00000.npy")[:3])
+    elif damage == "symlink":  # the same bytes, but through a link that could lead anywhere
+        outside = out.parent / "outside.npy"
+        outside.write_bytes(data)
+        target.unlink()
+        target.symlink_to(outside)
+    elif damage == "fifo":  # np.load would block on it forever
+        target.unlink()
+        os.mkfifo(target)
     else:
         target.unlink()
     with pytest.raises(ImageGPTError, match="shard-00001.npy") as info:
@@ -358,6 +366,9 @@ def test_malformed_manifests_name_the_file_or_shard(encoded_dir):
     path.write_text(json.dumps(manifest))
     with pytest.raises(ManifestError, match=r"manifest.json: shard 2: files must list 2"):
         load_directory(out)
+    manifest = encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert manifest["shards"][2]["files"] == ["shard-00002.npy", "shard-00002.index.npy"]
+    assert len(load_directory(out)[1]) == 12
     path.write_text(text[: len(text) // 2])
     with pytest.raises(ManifestError, match=r"manifest.json: not a valid manifest \(truncated"):
         load_directory(out)

@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -428,10 +429,10 @@ def _check_files(out: str, s: dict[str, Any], checksums: bool) -> None:
     for k, name in enumerate(s["files"]):
         path = os.path.join(out, name)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             raise ManifestError(f"{name} is missing") from None
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):  # a symlink (possibly leading out of the directory), FIFO, directory...
             raise ManifestError(f"{name} is not a regular file")
         if s.get("sizes") is not None and st.st_size != s["sizes"][k]:
             raise ManifestError(f"{name} has {st.st_size} bytes, the manifest records {s['sizes'][k]}")
@@ -590,8 +591,9 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
             _verify_shard(out, old, s, checksums=True)
             if s["start"] % shard_size or s["stop"] != min(s["start"] + shard_size, len(old["sources"])):
                 raise ManifestError(f"range {s['start']}..{s['stop']} does not match shard_size {shard_size}")
-            if s["files"][0] != _shard_name(s["start"] // shard_size, old["format"]):
-                raise ManifestError(f"file {s['files'][0]} is not this shard's name")
+            expected = _shard_files(s["start"] // shard_size, old["format"])
+            if s["files"] != expected:
+                raise ManifestError(f"files {s['files']} are not this shard's {expected}")
         except ManifestError as err:
             redone.append(f"{_shard_label(s, k)}: {err}")
             continue
@@ -601,8 +603,9 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
     return kept
 
 
-def _shard_name(shard: int, fmt: str) -> str:
-    return f"shard-{shard:05d}.{fmt}"
+def _shard_files(shard: int, fmt: str) -> list[str]:
+    stem = f"shard-{shard:05d}"
+    return [f"{stem}.npy", f"{stem}.index.npy"] if fmt == "npy" else [f"{stem}.parquet"]
 
 
 def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
