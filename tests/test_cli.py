@@ -224,3 +224,19 @@ def test_internal_error_in_a_real_process_has_no_traceback(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     res = _run_cli("preview", str(out), "-o", str(tmp_path / "s.png"), env={"IMAGEGPT_RS_DEBUG": "1"})
     assert res.returncode == 1 and "Traceback" in res.stderr
+
+
+@pytest.mark.parametrize("ids", [np.full((2, 16), 0.5), np.zeros((2, 2, 16), np.int64)])
+def test_preview_refuses_ids_that_are_not_token_arrays(tmp_path, capsys, ids):
+    """Float ids used to be truncated to 0 silently, 3-D ids drawn as if flattened."""
+    np.save(tmp_path / "ids.npy", ids)
+    assert main(["preview", str(tmp_path / "ids.npy"), "-o", str(tmp_path / "s.png")]) == 1
+    assert "expected integer token ids of shape (N, H*W)" in _one_error_line(capsys)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_missing_config_file_is_not_looked_up_on_the_hub(tmp_path):
+    res = _run_cli("encode", str(EXAMPLES), "-o", str(tmp_path / "o"), "--config", str(tmp_path / "nope.json"),
+                   env={"HF_HUB_OFFLINE": "0"})
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"imagegpt-rs encode: error: --config {tmp_path / 'nope.json'}: no such file"

@@ -186,6 +186,9 @@ class _Progress:
 def _load_processor(config: str | None, size: tuple[int, int] | None) -> Any:
     from .image_processing import ImageGPTImageProcessor
 
+    if config and config.lower().endswith(".json") and not os.path.exists(config):
+        # A file name, not a Hub id: say so at once instead of trying the Hub (retries, network messages).
+        raise FileNotFoundError(f"--config {config}: no such file")
     processor = ImageGPTImageProcessor.from_pretrained(config) if config else ImageGPTImageProcessor(size=32)
     if size is not None:
         processor.size = {"height": size[0], "width": size[1]}
@@ -256,6 +259,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         h, w = processor.size["height"], processor.size["width"]
     else:
         ids = np.load(args.tokens)
+        if ids.dtype.kind not in "iu" or ids.ndim not in (1, 2):
+            raise ValueError(
+                f"{args.tokens}: expected integer token ids of shape (N, H*W) or (H*W,), got {ids.dtype} {ids.shape}"
+            )
         processor = _load_processor(args.config, None)
         if args.size:
             h, w = args.size
