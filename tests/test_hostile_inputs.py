@@ -282,3 +282,55 @@ def test_special_files_do_not_hang(tmp_path, special):
     res = _run_isolated(code, timeout=60)
     assert res.returncode == 0, res.stderr[-500:]
     assert res.stdout.startswith("RAISED ImageDecodeError") and path in res.stdout, res.stdout
+
+
+# --------------------------------------------------------------------------- damaged encoded bytes
+@pytest.fixture(scope="module")
+def encoded_blobs(rgb_photos):
+    import io
+
+    photo = np.ascontiguousarray(next(iter(rgb_photos.values()))[:40, :50])
+    blobs = []
+    for fmt, kw in [("PNG", {}), ("JPEG", {"quality": 80}), ("WEBP", {}), ("BMP", {}), ("GIF", {}), ("TIFF", {})]:
+        buf = io.BytesIO()
+        PIL_Image.fromarray(photo).save(buf, fmt, **kw)
+        blobs.append(buf.getvalue())
+    return blobs
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_bytes_decode_or_fail_cleanly(encoded_blobs, data):
+    """Byte flips, truncations and insertions in six formats: decode_image either decodes or raises
+    ImageDecodeError; encode_bytes(on_error='skip') keeps the good blob's row and names the bad index."""
+    which = data.draw(st.integers(0, len(encoded_blobs) - 1))
+    blob = bytearray(encoded_blobs[which])
+    for _ in range(data.draw(st.integers(0, 4))):
+        pos = data.draw(st.integers(0, len(blob)))
+        op = data.draw(st.sampled_from(["flip", "truncate", "insert"]))
+        if op == "flip" and pos < len(blob):
+            blob[pos] = data.draw(st.integers(0, 255))
+        elif op == "truncate":
+            del blob[pos:]
+        else:
+            blob[pos:pos] = data.draw(st.binary(min_size=1, max_size=16))
+    damaged = bytes(blob)
+    try:
+        rgb = decode_image(damaged)
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+        decoded = True
+    except ImageDecodeError as err:
+        assert str(err)
+        decoded = False
+    if damaged == encoded_blobs[which]:  # undamaged: Pillow's pixels
+        import io
+
+        with PIL_Image.open(io.BytesIO(damaged)) as im:
+            np.testing.assert_array_equal(decode_image(damaged), np.asarray(im.convert("RGB")))
+    from imagegpt_rs.encoding import encode_bytes
+
+    result = encode_bytes([encoded_blobs[0], damaged], ImageGPTImageProcessor(CLUSTERS, size=4), on_error="skip")
+    assert 0 in result.indices
+    assert [f.index for f in result.failures] == ([] if decoded else [1])  # the same verdict as decode_image
+    for f in result.failures:
+        assert f.path == "<bytes 1>" and f.reason
