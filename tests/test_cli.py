@@ -133,8 +133,15 @@ def test_bad_numbers_are_usage_errors(args, message):
     """--workers -1 used to end in an OverflowError traceback, --size 100000x100000 in a MemoryError."""
     out = _run_cli(*args)
     assert out.returncode == 2, out.stderr
-    assert "Traceback" not in out.stderr
-    assert message in out.stderr.splitlines()[-1], out.stderr
+    assert len(out.stderr.splitlines()) == 1, out.stderr  # no usage block, no traceback
+    assert message in out.stderr and out.stderr.startswith(f"imagegpt-rs {args[0]}: error: argument "), out.stderr
+
+
+def test_usage_errors_are_one_line():
+    for args in (["encode", "x"], ["nope"], [], ["encode", "x", "-o", "y", "--format", "tar"]):
+        out = _run_cli(*args)
+        assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+        assert "error:" in out.stderr and "--help" in out.stderr
 
 
 def test_size_bound_allows_1024x1024_and_rejects_one_more_row():

@@ -75,8 +75,15 @@ def _tolerance(text: str) -> float:
 _WORKERS = _int_range(1, MAX_WORKERS, "workers")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage is in --help) and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="imagegpt-rs",
         description="Turn images into ImageGPT tokens (input_ids) fast, look at tokens as images, check configs.",
         epilog="Example: imagegpt-rs encode photos/ -o tokens/ --size 32 && imagegpt-rs preview tokens/ -o sheet.png",
