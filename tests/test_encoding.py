@@ -324,6 +324,21 @@ def test_load_refuses_rows_that_do_not_match_the_indices(encoded_dir):
         load_directory(out)
 
 
+def test_duplicate_shard_entries_are_refused(encoded_dir):
+    """The same shard listed twice used to give its rows twice."""
+    out, files, processor, expected = encoded_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"].insert(1, manifest["shards"][0])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"shard 1 \(shard-00000.npy\): range 0..4 overlaps"):
+        load_directory(out)
+    encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert [s["start"] for s in _shard_files(out)] == [0, 4, 8]
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(12))
+    np.testing.assert_array_equal(ids.astype(np.int64), expected)
+
+
 def test_previous_version_manifest_still_loads_and_resumes(encoded_dir):
     out, files, processor, expected = encoded_dir
     manifest = json.loads((out / "manifest.json").read_text())

@@ -594,6 +594,8 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
             expected = _shard_files(s["start"] // shard_size, old["format"])
             if s["files"] != expected:
                 raise ManifestError(f"files {s['files']} are not this shard's {expected}")
+            if any(k["start"] == s["start"] for k in kept):
+                raise ManifestError(f"a second entry for range {s['start']}..{s['stop']}")
         except ManifestError as err:
             redone.append(f"{_shard_label(s, k)}: {err}")
             continue
@@ -619,9 +621,13 @@ def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = 
     out = os.fspath(out_dir)
     manifest = read_manifest(out)
     ids, idx = [], []
+    covered = 0  # shards in input order, not overlapping: every input index appears at most once
     for k, s in enumerate(manifest["shards"]):
         try:
             a, b = _verify_shard(out, manifest, s, checksums=verify_checksums)
+            if s["start"] < covered:
+                raise ManifestError(f"range {s['start']}..{s['stop']} overlaps or precedes the shard before it")
+            covered = s["stop"]
         except ManifestError as err:
             raise ManifestError(f"{os.path.join(out, MANIFEST_NAME)}: {_shard_label(s, k)}: {err}") from None
         ids.append(a)
