@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from imagegpt_rs import ColorQuantizer, ImageDecodeError, ImageGPTError, ImageGPTImageProcessor, decode_image
+from imagegpt_rs import ColorQuantizer, ImageDecodeError, ImageGPTError, ImageGPTImageProcessor, decode_image, fit_palette
 from imagegpt_rs.encoding import encode_files
 from imagegpt_rs.palettes import default_palette
 from imagegpt_rs.resampling import Resampling, resize
@@ -334,3 +334,33 @@ def test_damaged_bytes_decode_or_fail_cleanly(encoded_blobs, data):
     assert [f.index for f in result.failures] == ([] if decoded else [1])  # the same verdict as decode_image
     for f in result.failures:
         assert f.path == "<bytes 1>" and f.reason
+
+
+# --------------------------------------------------------------------------- hostile scalar arguments
+@pytest.mark.parametrize("value", [-1, 0, 1 << 70, 1.5, "2", True, 4096])
+def test_thread_counts_are_checked_everywhere(value, tmp_path, file_zoo):
+    """num_threads=-1 or 2**70 used to overflow in the native code (OverflowError, not a ValueError)."""
+    good, _ = file_zoo
+    img = np.zeros((4, 4, 3), np.uint8)
+    calls = [
+        lambda: ColorQuantizer(CLUSTERS, num_threads=value),
+        lambda: ImageGPTImageProcessor(CLUSTERS, size=4, num_threads=value),
+        lambda: encode_files(good[:1], ImageGPTImageProcessor(CLUSTERS, size=4), num_threads=value),
+        lambda: fit_palette([img], 2, num_threads=value),
+    ]
+    for call in calls:
+        with pytest.raises(ALLOWED, match="num_threads") as info:
+            call()
+        assert not isinstance(info.value, OverflowError)
+
+
+@pytest.mark.parametrize("name", ["chunk_size", "shard_size", "max_pixels"])
+@pytest.mark.parametrize("value", [-1, 0, 1 << 70, 2.0, "8"])
+def test_sizes_of_encode_to_directory_are_checked(tmp_path, file_zoo, name, value):
+    """chunk_size=-1 used to write empty shards for every input without a word."""
+    from imagegpt_rs.encoding import encode_to_directory
+
+    good, _ = file_zoo
+    with pytest.raises(ALLOWED, match=name) as info:
+        encode_to_directory(good, tmp_path / "out", ImageGPTImageProcessor(CLUSTERS, size=4), **{name: value})
+    assert not isinstance(info.value, OverflowError)

@@ -93,10 +93,13 @@ def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | 
     name = np.dtype(dtype).name
     if name not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name}")
+    from .quantization import check_num_threads
+
     if num_threads is None:
         num_threads = getattr(processor, "_igr_num_threads", None)
+    num_threads = check_num_threads(num_threads)
     if max_pixels is not None and max_pixels is not False:
-        max_pixels = int(max_pixels)
+        max_pixels = _positive_int("max_pixels", max_pixels, (1 << 63) - 1)
     return _native.EncodeJob(
         processor.quantizer._native,
         h,
@@ -108,6 +111,15 @@ def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | 
         max_pixels,
         bool(draft),
     )
+
+
+def _positive_int(name: str, value: Any, high: int = (1 << 63) - 1) -> int:
+    """An integer argument in 1..high, or a TypeError / ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not 1 <= int(value) <= high:
+        raise ValueError(f"{name} must be in 1..{high}, got {int(value)}")
+    return int(value)
 
 
 def _check_on_error(on_error: str) -> None:
@@ -175,8 +187,7 @@ def encode_bytes(
 
 
 def _collect(job: Any, items: list[Any], names: list[str], on_error: str, chunk_size: int, kind: str) -> EncodeResult:
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = _positive_int("chunk_size", chunk_size)
     all_ids, all_idx, failures = [], [], []
     for start in range(0, len(items), chunk_size):
         ids, idx, fails = _run(job, items[start : start + chunk_size], start, names[start : start + chunk_size], on_error, kind)
@@ -509,8 +520,8 @@ def encode_to_directory(
     encodes the rest. ``progress(done, total, failed)`` is called after every chunk.
     """
     _check_on_error(on_error)
-    if shard_size < 1:
-        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    shard_size = _positive_int("shard_size", shard_size)
+    chunk_size = _positive_int("chunk_size", chunk_size)  # a negative one used to encode nothing, silently
     redone: list[str] = []
     paths = expand_inputs(inputs)
     proc = _processor(processor)

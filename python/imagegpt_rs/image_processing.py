@@ -345,7 +345,9 @@ class ImageGPTImageProcessor:
         **kwargs: Any,
     ) -> None:
         pillow_compat = kwargs.pop("pillow_compat", None)
-        num_threads = kwargs.pop("num_threads", None)
+        from .quantization import check_num_threads
+
+        num_threads = check_num_threads(kwargs.pop("num_threads", None))
         kwargs.pop("feature_extractor_type", None)
         self._processor_class = kwargs.pop("processor_class", None)
         for key, value in kwargs.items():
