@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from imagegpt_rs import ImageDecodeError, ImageGPTImageProcessor
+from imagegpt_rs import ImageDecodeError, ImageGPTError, ImageGPTImageProcessor, ManifestError
 from imagegpt_rs.encoding import encode_bytes, encode_files, encode_to_directory, expand_inputs, load_directory
 
 PIL_Image = pytest.importorskip("PIL.Image")
@@ -245,3 +245,256 @@ def test_ctrl_c_stops_a_long_native_batch_quickly(tmp_path, rgb_photos):
     assert out.startswith("interrupted"), out
     # 20,000 decodes take far longer than this; stopping takes about one image per worker.
     assert waited < 10, waited
+
+
+# --------------------------------------------------------------------------- manifest verification
+@pytest.fixture()
+def encoded_dir(tmp_path, photo_files):
+    """12 real photos encoded at 8x8 in shards of 4, with the ids PIL.Image.open + transformers give."""
+    clusters = np.random.default_rng(1).uniform(-1, 1, (64, 3))
+    processor = ImageGPTImageProcessor(clusters, size=8)
+    files = (photo_files * 2)[:12]
+    out = tmp_path / "out"
+    encode_to_directory(files, out, processor, shard_size=4)
+    return out, files, processor, _reference(files, clusters, 8)
+
+
+def _shard_files(out):
+    return json.loads((out / "manifest.json").read_text())["shards"]
+
+
+def test_manifest_records_sizes_and_crc32_of_every_file(encoded_dir):
+    import zlib
+
+    out, files, _, expected = encoded_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["version"] == 2
+    for s in manifest["shards"]:
+        assert len(s["sizes"]) == len(s["crc32"]) == len(s["files"]) == 2
+        for name, size, crc in zip(s["files"], s["sizes"], s["crc32"]):
+            data = (out / name).read_bytes()
+            assert size == len(data) and crc == f"{zlib.crc32(data):08x}"
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(ids.astype(np.int64), expected)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "bitflip", "replace", "delete", "symlink", "fifo"])
+def test_resume_redoes_a_damaged_shard_and_load_refuses_it(encoded_dir, damage, capsys):
+    out, files, processor, expected = encoded_dir
+    target = out / "shard-00001.npy"
+    data = target.read_bytes()
+    if damage == "truncate":
+        target.write_bytes(data[: len(data) // 2])
+    elif damage == "bitflip":  # same size, one byte changed inside the ids
+        target.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
+    elif damage == "replace":  # a valid .npy of another shard (fewer rows) under this name
+        np.save(target, np.load(out / "shard-00000.npy")[:3])
+    elif damage == "symlink":  # the same bytes, but through a link that could lead anywhere
+        outside = out.parent / "outside.npy"
+        outside.write_bytes(data)
+        target.unlink()
+        target.symlink_to(outside)
+    elif damage == "fifo":  # np.load would block on it forever
+        target.unlink()
+        os.mkfifo(target)
+    else:
+        target.unlink()
+    with pytest.raises(ImageGPTError, match="shard-00001.npy") as info:
+        load_directory(out)
+    assert isinstance(info.value, ValueError) or damage == "delete" and isinstance(info.value, (ValueError, OSError))
+    before = (out / "shard-00000.npy").stat().st_mtime_ns
+    manifest = encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert manifest["complete"]
+    assert "shard-00001.npy" in capsys.readouterr().err  # the resume says what it encodes again
+    assert (out / "shard-00000.npy").stat().st_mtime_ns == before  # intact shards are kept
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(12))
+    np.testing.assert_array_equal(ids.astype(np.int64), expected)
+
+
+def test_load_refuses_rows_that_do_not_match_the_indices(encoded_dir):
+    """A replaced index file used to give 554 id rows against 601 indices without complaint."""
+    out, *_ = encoded_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    for s in manifest["shards"]:  # a previous-version manifest: no sizes or checksums to catch it first
+        del s["sizes"], s["crc32"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    np.save(out / "shard-00002.index.npy", np.array([8, 9, 10], np.int64))
+    with pytest.raises(ManifestError, match=r"shard 2 \(shard-00002.npy\).*4 id rows and 3 indices"):
+        load_directory(out)
+
+
+def test_duplicate_shard_entries_are_refused(encoded_dir):
+    """The same shard listed twice used to give its rows twice."""
+    out, files, processor, expected = encoded_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"].insert(1, manifest["shards"][0])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"shard 1 \(shard-00000.npy\): range 0..4 overlaps"):
+        load_directory(out)
+    encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert [s["start"] for s in _shard_files(out)] == [0, 4, 8]
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(12))
+    np.testing.assert_array_equal(ids.astype(np.int64), expected)
+
+
+def test_previous_version_manifest_still_loads_and_resumes(encoded_dir):
+    out, files, processor, expected = encoded_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["version"] = 1
+    for s in manifest["shards"]:
+        del s["sizes"], s["crc32"]
+    del manifest["shards"][1]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, [0, 1, 2, 3, 8, 9, 10, 11])
+    np.testing.assert_array_equal(ids.astype(np.int64), expected[idx])
+    manifest = encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert manifest["complete"] and "sizes" in manifest["shards"][1] and "sizes" not in manifest["shards"][0]
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(ids.astype(np.int64), expected)
+
+
+@pytest.mark.parametrize("name", ["../outside.npy", "/etc/passwd", "sub/shard-00001.npy", "..", ""])
+def test_shard_names_must_stay_inside_the_directory(encoded_dir, name, capsys):
+    out, files, processor, expected = encoded_dir
+    np.save(out.parent / "outside.npy", np.zeros((4, 64), np.uint16))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"][1]["files"][0] = name
+    for s in manifest["shards"]:
+        del s["sizes"], s["crc32"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match="shard 1.*not a plain name inside the output directory"):
+        load_directory(out)
+    encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert _shard_files(out)[1]["files"][0] == "shard-00001.npy"
+    np.testing.assert_array_equal(load_directory(out)[0].astype(np.int64), expected)
+
+
+def test_malformed_manifests_name_the_file_or_shard(encoded_dir):
+    out, files, processor, _ = encoded_dir
+    path = out / "manifest.json"
+    text = path.read_text()
+    manifest = json.loads(text)
+    del manifest["shards"][2]["files"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"manifest.json: shard 2: files must list 2"):
+        load_directory(out)
+    manifest = encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    assert manifest["shards"][2]["files"] == ["shard-00002.npy", "shard-00002.index.npy"]
+    assert len(load_directory(out)[1]) == 12
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ManifestError, match=r"manifest.json: not a valid manifest \(truncated"):
+        load_directory(out)
+    with pytest.raises(ManifestError, match=r"manifest.json: not a valid manifest"):
+        encode_to_directory(files, out, processor, shard_size=4, resume=True)
+    path.write_text("[1, 2]")
+    with pytest.raises(ManifestError, match="not an object"):
+        load_directory(out)
+
+
+def test_resume_removes_temporaries_a_killed_run_left(encoded_dir):
+    """A SIGKILL during a manifest write (after mkstemp, before the rename) leaves .tmp-XXXXXXXXmanifest.json
+    behind; the resume finishes the job and removes it (and stale shard temporaries), nothing else."""
+    import signal
+    import subprocess
+    import sys
+
+    out, files, processor, expected = encoded_dir
+    script = (
+        "import os, signal, sys\n"
+        "from imagegpt_rs import encoding\n"
+        "calls = []\n"
+        "real_write = encoding._atomic_write\n"
+        "def write(path, fn, mode='wb'):\n"
+        "    if path.endswith('manifest.json'):\n"
+        "        calls.append(path)\n"
+        "        if len(calls) == 2:\n"  # the manifest write after the first shard
+        "            def half(f):\n"
+        "                f.write('{\"half')\n"
+        "                f.flush()\n"
+        "                os.kill(os.getpid(), signal.SIGKILL)\n"
+        "            return real_write(path, half, mode)\n"
+        "    return real_write(path, fn, mode)\n"
+        "encoding._atomic_write = write\n"
+        "encoding.encode_to_directory(sys.argv[2:], sys.argv[1], None, shard_size=4)\n"
+    )
+    killed = out.parent / "killed"
+    proc = subprocess.run([sys.executable, "-c", script, str(killed), *files], timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    leftover = [n for n in os.listdir(killed) if n.startswith(".tmp-")]
+    assert len(leftover) == 1 and leftover[0].endswith("manifest.json"), leftover
+    (killed / ".tmp-abcdefghshard-00002.npy").write_bytes(b"\x93NUMPY")
+    (killed / ".tmp-notes.txt").write_text("not ours")
+    manifest = encode_to_directory(files, killed, None, shard_size=4, resume=True)
+    assert manifest["complete"]
+    assert sorted(n for n in os.listdir(killed) if n.startswith(".tmp-")) == [".tmp-notes.txt"]
+    assert len(load_directory(killed)[1]) == 12
+
+
+def test_renames_are_made_durable(encoded_dir, monkeypatch):
+    """Each written file is fsynced before its rename and its directory after it."""
+    import stat
+
+    from imagegpt_rs import encoding
+
+    out, files, processor, _ = encoded_dir
+    synced = []
+    real = os.fsync
+
+    def record(fd):
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        return real(fd)
+
+    monkeypatch.setattr(encoding.os, "fsync", record)
+    encode_to_directory(files[:4], out.parent / "again", processor, shard_size=4)
+    # 2 shard files + 3 manifest writes (start, after the shard, complete), each: file, then directory.
+    assert synced == ["file", "dir"] * 5
+
+
+def test_parquet_shard_is_verified(tmp_path, photo_files):
+    pytest.importorskip("pyarrow")
+    processor = ImageGPTImageProcessor(size=8)
+    out = tmp_path / "pq"
+    encode_to_directory(photo_files[:6], out, processor, fmt="parquet", shard_size=3)
+    s = _shard_files(out)[1]
+    assert s["files"] == ["shard-00001.parquet"] and len(s["crc32"]) == 1
+    p = out / "shard-00001.parquet"
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(ManifestError, match="shard-00001.parquet"):
+        load_directory(out)
+    encode_to_directory(photo_files[:6], out, processor, fmt="parquet", shard_size=3, resume=True)
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, np.arange(6))
+    np.testing.assert_array_equal(ids.astype(np.int64), _reference(photo_files[:6], processor.clusters, 8))
+
+
+def test_non_utf8_file_names_in_manifest_and_parquet(tmp_path, rgb_photos):
+    """A file name that is not UTF-8 (os.fsdecode gives lone surrogates) used to break the Parquet writer
+    after the whole shard was encoded. The manifest keeps the exact name (surrogateescape, JSON \\udcXX
+    escapes) and Parquet's UTF-8 path column its undecodable bytes as backslash escapes."""
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    src = os.fsencode(tmp_path) + b"/src"
+    os.mkdir(src)
+    raw = src + b"/caf\xe9-\xff.png"
+    try:
+        PIL_Image.fromarray(rgb_photos["coffee"][:40, :50]).save(os.fsdecode(raw), format="PNG")
+    except (OSError, UnicodeError):  # pragma: no cover - a file system that refuses such names
+        pytest.skip("this file system refuses non-UTF-8 names")
+    PIL_Image.fromarray(rgb_photos["astronaut"][:30, :20]).save(os.fsdecode(src + b"/plain.png"))
+    out = tmp_path / "pq"
+    processor = ImageGPTImageProcessor(size=8)
+    manifest = encode_to_directory([os.fsdecode(src)], out, processor, fmt="parquet")
+    sources = json.loads((out / "manifest.json").read_text())["sources"]
+    assert [os.fsencode(p) for p in sources] == [raw, src + b"/plain.png"]
+    assert manifest["shards"][0]["failures"] == []
+    table = pq.read_table(out / "shard-00000.parquet")
+    assert table.column("path").to_pylist() == [os.fsdecode(src) + "/caf\\xe9-\\xff.png", os.fsdecode(src) + "/plain.png"]
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(idx, [0, 1])
+    theirs = transformers.ImageGPTImageProcessor(processor.clusters, size=8)
+    expected = theirs([PIL_Image.open(os.fsdecode(p)).convert("RGB") for p in (raw, src + b"/plain.png")], return_tensors="np")
+    np.testing.assert_array_equal(ids.astype(np.int64), expected["input_ids"])

@@ -239,3 +239,52 @@ def test_torch_inputs_and_outputs(rgb_photos, photo_palette):
     b = theirs(t, return_tensors="pt")["input_ids"]
     assert a.dtype == b.dtype == torch.int64
     assert torch.equal(a, b)
+
+
+class _Records:
+    """Collects the messages a logger emits (transformers' loggers do not propagate to the root)."""
+
+    def __init__(self, name):
+        import logging
+
+        self.logger = logging.getLogger(name)
+        self.messages = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda record: self.messages.append((record.levelname, record.getMessage()))
+
+    def __enter__(self):
+        self.logger.addHandler(self.handler)
+        return self.messages
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 3), (1, 4, 1), (3, 7, 1), (1, 6, 3), (3, 1, 3)])
+def test_ambiguous_channel_axis_warns_as_transformers_does(shape, photo_palette):
+    """Images 1 or 3 pixels tall (with 1 or 3 channels): the first axis is taken for channels, as in
+    transformers' infer_channel_dimension_format, and the same warning is logged."""
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    theirs = transformers.ImageGPTImageProcessor(photo_palette, size=4)
+    ours = ImageGPTImageProcessor(photo_palette, size=4)
+    from transformers.image_utils import ChannelDimension, infer_channel_dimension_format
+
+    with _Records("transformers.image_utils") as their_log:
+        assert infer_channel_dimension_format(image) == ChannelDimension.FIRST
+    with _Records("imagegpt_rs.image_processing") as our_log:
+        got = ours(image, return_tensors="np")["input_ids"]
+    assert len(their_log) == 1 and their_log[0][1].startswith("The channel dimension is ambiguous")
+    assert our_log == their_log
+    # One channel: transformers' quantizer breaks on it; we replicate gray to RGB (see the module doc).
+    rgb = np.repeat(image, 3, axis=0) if shape[0] == 1 else image
+    expected = theirs(rgb, input_data_format="channels_first", return_tensors="np")["input_ids"]
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_unambiguous_channel_axis_does_not_warn(photo_palette):
+    ours = ImageGPTImageProcessor(photo_palette, size=4)
+    with _Records("imagegpt_rs.image_processing") as log:
+        ours(np.zeros((5, 4, 3), np.uint8))
+        ours(np.zeros((3, 5, 4), np.uint8))
+        ours(np.zeros((3, 5, 3), np.uint8), input_data_format="channels_last")
+    assert log == []

@@ -15,6 +15,7 @@ from .errors import (
     ImageDecodeError,
     ImageGPTError,
     InputError,
+    ManifestError,
     PaletteError,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "PaletteError",
     "InputError",
     "ImageDecodeError",
+    "ManifestError",
     *_LAZY,
 ]
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 failed (the message says why); 2 bad command line; 3 done but some inputs could
 not be encoded (``--on-error skip``; the manifest lists them) or a config has problems (``validate``);
-130 interrupted.
+130 interrupted. Every failure is one line on stderr; an unexpected exception prints
+``internal error: ...`` (exit 1), and ``IMAGEGPT_RS_DEBUG=1`` prints its traceback instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from typing import Any, Sequence
 import numpy as np
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEBUG_ENV = "IMAGEGPT_RS_DEBUG"
+# Bounds of the numeric options (argparse rejects values outside them with exit code 2).
+MAX_WORKERS = 1024
+MAX_SIZE_PIXELS = 1 << 20  # H * W: 1,048,576 tokens per image (1024x1024); ImageGPT uses 32x32 to 64x64
+MAX_SIZE_SIDE = 1 << 16
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -32,6 +38,10 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must be N or HxW (e.g. 32 or 32x48), got {text!r}") from None
     if min(size) < 1:
         raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    if max(size) > MAX_SIZE_SIDE or size[0] * size[1] > MAX_SIZE_PIXELS:
+        raise argparse.ArgumentTypeError(
+            f"size {size[0]}x{size[1]} is too large: at most {MAX_SIZE_PIXELS:,} pixels (H*W), e.g. 1024x1024"
+        )
     return size
 
 
@@ -65,8 +75,45 @@ class _PrintVersion(argparse.Action):
         parser.exit()
 
 
+def _int_range(lo: int, hi: int | None, what: str) -> Any:
+    """An argparse type: an integer in [lo, hi] (hi None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bounds = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"{what} must be in {bounds}, got {text}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tol must be a number, got {text!r}") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"tol must be a finite number >= 0, got {text}")
+    return value
+
+
+_WORKERS = _int_range(1, MAX_WORKERS, "workers")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage is in --help) and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="imagegpt-rs",
         description="Turn images into ImageGPT tokens (input_ids) fast, look at tokens as images, check configs.",
         epilog="Example: imagegpt-rs encode photos/ -o tokens/ --size 32 && imagegpt-rs preview tokens/ -o sheet.png",
@@ -84,12 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--out", required=True, help="output directory")
     e.add_argument("--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette")
     e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
-    e.add_argument("--workers", type=int, default=None, help="worker threads (default: all cores)")
+    e.add_argument("--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)")
     e.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="stop at the first bad file, or skip and report bad files")
     e.add_argument("--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards")
     e.add_argument("--format", choices=["npy", "parquet"], default="npy", help="shard format (parquet needs pyarrow)")
     e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
-    e.add_argument("--shard-size", type=int, default=4096, help="images per shard (default 4096)")
+    e.add_argument("--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)")
     e.add_argument(
         "--draft",
         action="store_true",
@@ -109,9 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--out", default="preview.png", help="PNG file to write (default preview.png)")
     v.add_argument("--config", help="preprocessor_config.json for a .npy input (default: built-in palette)")
     v.add_argument("--size", type=_size, help="image size HxW for a .npy input (default: square)")
-    v.add_argument("--max-images", type=int, default=64, help="at most this many images (default 64)")
-    v.add_argument("--columns", type=int, default=8, help="images per row (default 8)")
-    v.add_argument("--scale", type=int, default=4, help="pixel magnification (default 4)")
+    v.add_argument("--max-images", type=_int_range(1, 4096, "max-images"), default=64, help="at most this many images, 1..4096 (default 64)")
+    v.add_argument("--columns", type=_int_range(1, 4096, "columns"), default=8, help="images per row (default 8)")
+    v.add_argument("--scale", type=_int_range(1, 64, "scale"), default=4, help="pixel magnification, 1..64 (default 4)")
 
     c = sub.add_parser(
         "validate",
@@ -128,15 +175,15 @@ def _parser() -> argparse.ArgumentParser:
         "ready for `imagegpt-rs encode --config OUT` and transformers' from_pretrained.",
     )
     f.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
-    f.add_argument("--clusters", type=int, default=512, help="palette size (default 512; vocab_size = clusters + 1)")
+    f.add_argument("--clusters", type=_int_range(1, 65535, "clusters"), default=512, help="palette size (default 512; vocab_size = clusters + 1)")
     f.add_argument("-o", "--out", required=True, help="output directory")
     f.add_argument("--size", type=_size, help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)")
-    f.add_argument("--max-pixels", type=int, help="at most this many pixels in total (uniform sample)")
-    f.add_argument("--max-pixels-per-image", type=int, help="at most this many pixels per image")
-    f.add_argument("--max-iter", type=int, default=100, help="maximum k-means iterations (default 100)")
-    f.add_argument("--tol", type=float, default=1e-4, help="relative tolerance on center shift (default 1e-4)")
-    f.add_argument("--seed", type=int, default=0, help="seed of sampling and initialization (default 0)")
-    f.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    f.add_argument("--max-pixels", type=_int_range(1, None, "max-pixels"), help="at most this many pixels in total (uniform sample)")
+    f.add_argument("--max-pixels-per-image", type=_int_range(1, None, "max-pixels-per-image"), help="at most this many pixels per image")
+    f.add_argument("--max-iter", type=_int_range(1, 1_000_000, "max-iter"), default=100, help="maximum k-means iterations (default 100)")
+    f.add_argument("--tol", type=_tolerance, default=1e-4, help="relative tolerance on center shift (default 1e-4)")
+    f.add_argument("--seed", type=_int_range(0, (1 << 64) - 1, "seed"), default=0, help="seed of sampling and initialization (default 0)")
+    f.add_argument("--workers", type=_WORKERS, default=None, help=f"threads, 1..{MAX_WORKERS} (default: all cores)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
@@ -177,6 +224,9 @@ class _Progress:
 def _load_processor(config: str | None, size: tuple[int, int] | None) -> Any:
     from .image_processing import ImageGPTImageProcessor
 
+    if config and config.lower().endswith(".json") and not os.path.exists(config):
+        # A file name, not a Hub id: say so at once instead of trying the Hub (retries, network messages).
+        raise FileNotFoundError(f"--config {config}: no such file")
     processor = ImageGPTImageProcessor.from_pretrained(config) if config else ImageGPTImageProcessor(size=32)
     if size is not None:
         processor.size = {"height": size[0], "width": size[1]}
@@ -247,6 +297,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         h, w = processor.size["height"], processor.size["width"]
     else:
         ids = np.load(args.tokens)
+        if ids.dtype.kind not in "iu" or ids.ndim not in (1, 2):
+            raise ValueError(
+                f"{args.tokens}: expected integer token ids of shape (N, H*W) or (H*W,), got {ids.dtype} {ids.shape}"
+            )
         processor = _load_processor(args.config, None)
         if args.size:
             h, w = args.size
@@ -388,8 +442,24 @@ def _cmd_fit_palette(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (multi-line messages, e.g. every problem of a config, joined)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = ""
+    for k, line in enumerate(lines):
+        text += line if k == 0 else (" " if lines[k - 1].endswith(":") else "; ") + line
+    text = text or type(err).__name__
+    if isinstance(err, MemoryError):
+        return f"out of memory{': ' + text if lines else ''} (try a smaller --size, --shard-size or --workers)"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     handlers = {
         "encode": _cmd_encode,
         "preview": _cmd_preview,
@@ -401,8 +471,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, ValueError, TypeError, ImportError) as err:
-        print(f"imagegpt-rs {args.command}: error: {err}", file=sys.stderr)
+    except (OSError, ValueError, TypeError, ImportError, MemoryError, OverflowError) as err:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"imagegpt-rs {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as err:  # a bug: one line, and the traceback on demand
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"imagegpt-rs {args.command}: internal error: {type(err).__name__}: {_one_line(err)} "
+            f"(rerun with {DEBUG_ENV}=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

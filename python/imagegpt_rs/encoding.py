@@ -12,14 +12,17 @@ import dataclasses
 import glob
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
 import time
+import zlib
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import ImageDecodeError
+from .errors import ImageDecodeError, ManifestError
 
 __all__ = [
     "EncodeFailure",
@@ -29,9 +32,13 @@ __all__ = [
     "encode_to_directory",
     "expand_inputs",
     "MANIFEST_NAME",
+    "load_directory",
+    "read_manifest",
 ]
 
 MANIFEST_NAME = "manifest.json"
+# 2: shards record "sizes" and "crc32" per file (version 1 manifests, without them, still load and resume).
+MANIFEST_VERSION = 2
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 _DTYPES = {"uint16": np.uint16, "int32": np.int32, "int64": np.int64}
 
@@ -86,10 +93,13 @@ def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | 
     name = np.dtype(dtype).name
     if name not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name}")
+    from .quantization import check_num_threads
+
     if num_threads is None:
         num_threads = getattr(processor, "_igr_num_threads", None)
+    num_threads = check_num_threads(num_threads)
     if max_pixels is not None and max_pixels is not False:
-        max_pixels = int(max_pixels)
+        max_pixels = _positive_int("max_pixels", max_pixels, (1 << 63) - 1)
     return _native.EncodeJob(
         processor.quantizer._native,
         h,
@@ -101,6 +111,15 @@ def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | 
         max_pixels,
         bool(draft),
     )
+
+
+def _positive_int(name: str, value: Any, high: int = (1 << 63) - 1) -> int:
+    """An integer argument in 1..high, or a TypeError / ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not 1 <= int(value) <= high:
+        raise ValueError(f"{name} must be in 1..{high}, got {int(value)}")
+    return int(value)
 
 
 def _check_on_error(on_error: str) -> None:
@@ -168,8 +187,7 @@ def encode_bytes(
 
 
 def _collect(job: Any, items: list[Any], names: list[str], on_error: str, chunk_size: int, kind: str) -> EncodeResult:
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = _positive_int("chunk_size", chunk_size)
     all_ids, all_idx, failures = [], [], []
     for start in range(0, len(items), chunk_size):
         ids, idx, fails = _run(job, items[start : start + chunk_size], start, names[start : start + chunk_size], on_error, kind)
@@ -212,12 +230,59 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- sharded writer
-def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:
+class _Checksummed:
+    """A write-only file wrapper that counts the bytes and CRC-32s them on the way to the file."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.size = 0
+        self.crc = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.crc = zlib.crc32(view, self.crc)
+        self.size += view.nbytes
+        return self._f.write(view)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+
+def _fsync_dir(directory: str) -> None:
+    """Makes a rename in ``directory`` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> tuple[int, int] | None:
+    """Writes ``path`` through a temporary file, fsyncs it, renames it and fsyncs the directory.
+    In binary mode returns (size in bytes, CRC-32) of what was written."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    stats = None
     try:
         with os.fdopen(fd, mode) as f:
-            write(f)
+            if "b" in mode:
+                sink = _Checksummed(f)
+                write(sink)
+                stats = (sink.size, sink.crc)
+            else:
+                write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -227,16 +292,46 @@ def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> 
         except FileNotFoundError:
             pass
         raise
+    _fsync_dir(directory)
+    return stats
 
 
-def _write_shard(out_dir: str, shard: int, fmt: str, ids: np.ndarray, idx: np.ndarray, paths: list[str]) -> list[str]:
+# Temporary files of _atomic_write (tempfile's 8 random characters between the prefix and the name).
+_STALE_TMP = re.compile(r"^\.tmp-[a-z0-9_]{8}(manifest\.json|shard-\d+(\.index)?\.(npy|parquet))$")
+
+
+def _remove_stale_temporaries(out: str) -> list[str]:
+    """Removes what a killed run left of its temporary files (never anything else)."""
+    removed = []
+    for name in os.listdir(out):
+        if _STALE_TMP.match(name):
+            try:
+                os.unlink(os.path.join(out, name))
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def _text_path(path: str) -> str:
+    """A path as valid UTF-8 text for Parquet: a file name that is not UTF-8 (os.fsdecode gives it
+    lone surrogates) keeps its undecodable bytes as backslash escapes (b'\\xff' -> '\\xff')."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _write_shard(out_dir: str, shard: int, fmt: str, ids: np.ndarray, idx: np.ndarray, paths: list[str]) -> dict[str, Any]:
+    """Writes one shard; returns its manifest fields: files, sizes (bytes) and crc32 (hex) per file."""
     stem = f"shard-{shard:05d}"
     if fmt == "npy":
         files = [f"{stem}.npy", f"{stem}.index.npy"]
-        _atomic_write(os.path.join(out_dir, files[1]), lambda f: np.save(f, idx))
-        _atomic_write(os.path.join(out_dir, files[0]), lambda f: np.save(f, ids))
-        return files
-    if fmt == "parquet":
+        stats = [None, None]
+        stats[1] = _atomic_write(os.path.join(out_dir, files[1]), lambda f: np.save(f, idx))
+        stats[0] = _atomic_write(os.path.join(out_dir, files[0]), lambda f: np.save(f, ids))
+    elif fmt == "parquet":
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -245,14 +340,158 @@ def _write_shard(out_dir: str, shard: int, fmt: str, ids: np.ndarray, idx: np.nd
         table = pa.table(
             {
                 "index": pa.array(idx, pa.int64()),
-                "path": pa.array([paths[i] for i in idx], pa.string()),
+                "path": pa.array([_text_path(paths[i]) for i in idx], pa.string()),
                 "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(ids.reshape(-1)), ids.shape[1]),
             }
         )
-        name = f"{stem}.parquet"
-        _atomic_write(os.path.join(out_dir, name), lambda f: pq.write_table(table, f))
-        return [name]
-    raise ValueError(f"format must be 'npy' or 'parquet', got {fmt!r}")
+        files = [f"{stem}.parquet"]
+        stats = [_atomic_write(os.path.join(out_dir, files[0]), lambda f: pq.write_table(table, f))]
+    else:
+        raise ValueError(f"format must be 'npy' or 'parquet', got {fmt!r}")
+    return {
+        "files": files,
+        "sizes": [size for size, _crc in stats],
+        "crc32": [f"{crc:08x}" for _size, crc in stats],
+    }
+
+
+# --------------------------------------------------------------------------- manifest verification
+def read_manifest(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads ``manifest.json`` of an output directory; a missing, truncated or malformed file raises an
+    error naming it (:class:`~imagegpt_rs.errors.ManifestError`, or FileNotFoundError)."""
+    path = os.path.join(os.fspath(out_dir), MANIFEST_NAME)
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ManifestError(f"{path}: not a valid manifest (truncated or corrupt JSON: {err})") from None
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{path}: not a valid manifest (a JSON {type(manifest).__name__}, not an object)")
+    problems = []
+    for key, kind in (("format", str), ("dtype", str), ("sequence_length", int), ("shards", list), ("sources", list)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            problems.append(f"{key} missing or not a {kind.__name__}")
+    if not problems:
+        if manifest["format"] not in ("npy", "parquet"):
+            problems.append(f"format {manifest['format']!r} is not npy or parquet")
+        if manifest["dtype"] not in _DTYPES:
+            problems.append(f"dtype {manifest['dtype']!r} is not one of {sorted(_DTYPES)}")
+        if manifest["sequence_length"] < 1:
+            problems.append(f"sequence_length {manifest['sequence_length']} < 1")
+    if problems:
+        raise ManifestError(f"{path}: not a valid manifest: " + "; ".join(problems))
+    return manifest
+
+
+def _shard_label(s: Any, k: int) -> str:
+    files = s.get("files") if isinstance(s, dict) else None
+    if isinstance(files, list) and files and isinstance(files[0], str):
+        return f"shard {k} ({files[0]})"
+    return f"shard {k}"
+
+
+def _check_entry(s: Any, n_files: int, n_sources: int) -> None:
+    """The fields of a shard entry: types, ranges, and file names that stay inside the directory."""
+    if not isinstance(s, dict):
+        raise ManifestError("not a JSON object")
+    for key in ("start", "stop", "rows"):
+        v = s.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ManifestError(f"{key} missing or not a non-negative integer")
+    if not (s["start"] <= s["stop"] <= n_sources):
+        raise ManifestError(f"range {s['start']}..{s['stop']} is outside the {n_sources} sources")
+    if s["rows"] > s["stop"] - s["start"]:
+        raise ManifestError(f"rows {s['rows']} > the {s['stop'] - s['start']} inputs of its range")
+    files = s.get("files")
+    if not isinstance(files, list) or len(files) != n_files or not all(isinstance(n, str) for n in files):
+        raise ManifestError(f"files must list {n_files} file name(s), got {files!r}")
+    for name in files:
+        if (
+            not name
+            or name in (".", "..")
+            or os.path.isabs(name)
+            or "/" in name
+            or "\\" in name
+            or os.sep in name
+            or (os.altsep and os.altsep in name)
+            or "\0" in name
+        ):
+            raise ManifestError(f"file name {name!r} is not a plain name inside the output directory")
+    for key, kind in (("sizes", int), ("crc32", str)):
+        v = s.get(key)
+        if v is not None and (not isinstance(v, list) or len(v) != n_files or not all(isinstance(x, kind) for x in v)):
+            raise ManifestError(f"{key} must list one {kind.__name__} per file, got {v!r}")
+    if not isinstance(s.get("failures", []), list):
+        raise ManifestError("failures is not a list")
+
+
+def _file_crc32(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                return crc
+            crc = zlib.crc32(block, crc)
+
+
+def _check_files(out: str, s: dict[str, Any], checksums: bool) -> None:
+    """Each file exists as a regular file with the recorded size and (if asked and recorded) CRC-32."""
+    for k, name in enumerate(s["files"]):
+        path = os.path.join(out, name)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise ManifestError(f"{name} is missing") from None
+        if not stat.S_ISREG(st.st_mode):  # a symlink (possibly leading out of the directory), FIFO, directory...
+            raise ManifestError(f"{name} is not a regular file")
+        if s.get("sizes") is not None and st.st_size != s["sizes"][k]:
+            raise ManifestError(f"{name} has {st.st_size} bytes, the manifest records {s['sizes'][k]}")
+        if checksums and s.get("crc32") is not None:
+            crc = f"{_file_crc32(path):08x}"
+            if crc != s["crc32"][k].lower():
+                raise ManifestError(f"{name} has CRC-32 {crc}, the manifest records {s['crc32'][k]}")
+
+
+def _read_shard_arrays(out: str, manifest: dict[str, Any], s: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Loads a shard and checks its arrays against the entry: dtype, shape, rows, indices in range."""
+    length, dtype = manifest["sequence_length"], np.dtype(manifest["dtype"])
+    try:
+        if manifest["format"] == "npy":
+            ids = np.load(os.path.join(out, s["files"][0]), allow_pickle=False)
+            idx = np.load(os.path.join(out, s["files"][1]), allow_pickle=False)
+        else:
+            import pyarrow.parquet as pq
+
+            t = pq.read_table(os.path.join(out, s["files"][0]))
+            idx = t.column("index").to_numpy()
+            flat = t.column("input_ids").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            if len(idx) and flat.size % len(idx):
+                raise ManifestError(f"input_ids hold {flat.size} values for {len(idx)} rows")
+            ids = flat.reshape(len(idx), -1 if len(idx) else length).astype(dtype)
+    except ManifestError:
+        raise
+    except ImportError:
+        raise
+    except Exception as err:  # numpy / pyarrow raise ValueError, OSError, EOFError, ArrowInvalid, KeyError...
+        raise ManifestError(f"cannot be read: {type(err).__name__}: {err}") from None
+    if ids.dtype != dtype or ids.ndim != 2 or ids.shape[1] != length:
+        raise ManifestError(f"ids have dtype {ids.dtype} and shape {ids.shape}, expected {dtype} (rows, {length})")
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise ManifestError(f"indices have dtype {idx.dtype} and shape {idx.shape}, expected integer (rows,)")
+    if not (len(ids) == len(idx) == s["rows"]):
+        raise ManifestError(f"{len(ids)} id rows and {len(idx)} indices, the manifest records {s['rows']} rows")
+    idx = idx.astype(np.int64, copy=False)
+    if len(idx) and (idx[0] < s["start"] or idx[-1] >= s["stop"] or (len(idx) > 1 and np.any(np.diff(idx) <= 0))):
+        raise ManifestError(f"indices are not increasing within {s['start']}..{s['stop']}")
+    return ids, idx
+
+
+def _verify_shard(out: str, manifest: dict[str, Any], s: Any, checksums: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    n_files = 2 if manifest["format"] == "npy" else 1
+    _check_entry(s, n_files, len(manifest["sources"]))
+    _check_files(out, s, checksums)
+    return _read_shard_arrays(out, manifest, s)
 
 
 def encode_to_directory(
@@ -281,8 +520,9 @@ def encode_to_directory(
     encodes the rest. ``progress(done, total, failed)`` is called after every chunk.
     """
     _check_on_error(on_error)
-    if shard_size < 1:
-        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    shard_size = _positive_int("shard_size", shard_size)
+    chunk_size = _positive_int("chunk_size", chunk_size)  # a negative one used to encode nothing, silently
+    redone: list[str] = []
     paths = expand_inputs(inputs)
     proc = _processor(processor)
     job = _job(proc, dtype, num_threads, max_pixels, draft)
@@ -296,20 +536,18 @@ def encode_to_directory(
         "sequence_length": job.sequence_length,
         "processor": proc.to_dict(),
     }
-    manifest: dict[str, Any] = {"version": 1, **settings, "sources": paths, "shards": [], "complete": False}
+    manifest: dict[str, Any] = {"version": MANIFEST_VERSION, **settings, "sources": paths, "shards": [], "complete": False}
     if os.path.exists(manifest_path):
         if not resume:
             raise FileExistsError(f"{manifest_path} exists: pass resume=True (--resume) or use another directory")
-        with open(manifest_path, encoding="utf-8") as f:
-            old = json.load(f)
+        old = read_manifest(out)
         for key, value in settings.items():
             if old.get(key) != value:
                 raise ValueError(f"cannot resume {out}: {key} differs from the existing manifest")
         if old.get("sources") != paths:
             raise ValueError(f"cannot resume {out}: the list of inputs differs from the existing manifest")
-        manifest["shards"] = [
-            s for s in old.get("shards", []) if all(os.path.exists(os.path.join(out, n)) for n in s["files"])
-        ]
+        manifest["shards"] = _verified_shards(out, old, shard_size, redone)
+    _remove_stale_temporaries(out)
     done_starts = {s["start"] for s in manifest["shards"]}
     total = len(paths)
     done = sum(s["stop"] - s["start"] for s in manifest["shards"])
@@ -338,13 +576,13 @@ def encode_to_directory(
                 progress(done, total, failed)
         ids = np.concatenate(ids_parts) if ids_parts else np.zeros((0, job.sequence_length), job.dtype)
         idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)
-        files = _write_shard(out, shard, fmt, ids, idx, paths)
+        written = _write_shard(out, shard, fmt, ids, idx, paths)
         manifest["shards"].append(
             {
                 "start": start,
                 "stop": stop,
                 "rows": int(len(idx)),
-                "files": files,
+                **written,
                 "failures": [dataclasses.asdict(f) for f in shard_failures],
             }
         )
@@ -354,22 +592,57 @@ def encode_to_directory(
     return manifest
 
 
-def load_directory(out_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Reads an :func:`encode_to_directory` output back: (ids, input indices, manifest)."""
-    out = os.fspath(out_dir)
-    with open(os.path.join(out, MANIFEST_NAME), encoding="utf-8") as f:
-        manifest = json.load(f)
-    ids, idx = [], []
-    for s in manifest["shards"]:
-        if manifest["format"] == "npy":
-            ids.append(np.load(os.path.join(out, s["files"][0])))
-            idx.append(np.load(os.path.join(out, s["files"][1])))
-        else:
-            import pyarrow.parquet as pq
+def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: list[str]) -> list[dict[str, Any]]:
+    """The shards of an existing manifest that are intact (entry, file sizes, CRC-32s, rows and indices)
+    and where this run would put them; the others are left out, to be encoded again, and their reasons
+    appended to ``redone``."""
+    kept = []
+    for k, s in enumerate(old.get("shards", [])):
+        try:
+            _verify_shard(out, old, s, checksums=True)
+            if s["start"] % shard_size or s["stop"] != min(s["start"] + shard_size, len(old["sources"])):
+                raise ManifestError(f"range {s['start']}..{s['stop']} does not match shard_size {shard_size}")
+            expected = _shard_files(s["start"] // shard_size, old["format"])
+            if s["files"] != expected:
+                raise ManifestError(f"files {s['files']} are not this shard's {expected}")
+            if any(k["start"] == s["start"] for k in kept):
+                raise ManifestError(f"a second entry for range {s['start']}..{s['stop']}")
+        except ManifestError as err:
+            redone.append(f"{_shard_label(s, k)}: {err}")
+            continue
+        kept.append(s)
+    if redone:
+        print("resume: encoding again " + "; ".join(redone), file=sys.stderr)
+    return kept
 
-            t = pq.read_table(os.path.join(out, s["files"][0]))
-            idx.append(t.column("index").to_numpy())
-            ids.append(np.stack(t.column("input_ids").to_pylist()).astype(manifest["dtype"]))
+
+def _shard_files(shard: int, fmt: str) -> list[str]:
+    stem = f"shard-{shard:05d}"
+    return [f"{stem}.npy", f"{stem}.index.npy"] if fmt == "npy" else [f"{stem}.parquet"]
+
+
+def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Reads an :func:`encode_to_directory` output back: (ids, input indices, manifest).
+
+    Every shard is checked against its manifest entry before its rows are used: file names inside the
+    directory, file sizes and CRC-32s (when recorded; ``verify_checksums=False`` skips the CRC-32s),
+    dtype, sequence length, row count, and indices increasing within the shard's range. A mismatch raises
+    :class:`~imagegpt_rs.errors.ManifestError` naming the shard and what is wrong.
+    """
+    out = os.fspath(out_dir)
+    manifest = read_manifest(out)
+    ids, idx = [], []
+    covered = 0  # shards in input order, not overlapping: every input index appears at most once
+    for k, s in enumerate(manifest["shards"]):
+        try:
+            a, b = _verify_shard(out, manifest, s, checksums=verify_checksums)
+            if s["start"] < covered:
+                raise ManifestError(f"range {s['start']}..{s['stop']} overlaps or precedes the shard before it")
+            covered = s["stop"]
+        except ManifestError as err:
+            raise ManifestError(f"{os.path.join(out, MANIFEST_NAME)}: {_shard_label(s, k)}: {err}") from None
+        ids.append(a)
+        idx.append(b)
     length = manifest["sequence_length"]
     if not ids:
         return np.zeros((0, length), manifest["dtype"]), np.zeros(0, np.int64), manifest

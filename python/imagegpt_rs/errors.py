@@ -13,6 +13,7 @@ __all__ = [
     "PaletteError",
     "InputError",
     "ImageDecodeError",
+    "ManifestError",
 ]
 
 
@@ -53,3 +54,8 @@ class InputError(ImageGPTError, ValueError):
 
 class ImageDecodeError(ImageGPTError, OSError):
     """An image file or byte string that cannot be decoded; the message names the file."""
+
+
+class ManifestError(ImageGPTError, ValueError):
+    """An encoded output directory whose manifest or shards do not agree (truncated, replaced or missing
+    shard files, malformed entries, file names outside the directory); the message names the shard."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import os
 from typing import Any, Iterable, Sequence
 
@@ -35,6 +36,8 @@ from .batch_feature import BatchFeature
 from .errors import ConfigValidationError, InputError
 
 __all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME", "processor_config_violations"]
+
+logger = logging.getLogger(__name__)
 
 PREPROCESSOR_CONFIG_NAME = "preprocessor_config.json"
 _VALID_SIZE_KEYS = (
@@ -149,6 +152,14 @@ def _channel_format(image: np.ndarray, index: int) -> str:
     if image.ndim != 3:
         raise InputError(f"image {index} has shape {image.shape}: expected 2 or 3 dimensions")
     if image.shape[0] in (1, 3):
+        if image.shape[2] in (1, 3):
+            # transformers' warning, word for word (image_utils.infer_channel_dimension_format)
+            logger.warning(
+                f"The channel dimension is ambiguous. Got image shape {image.shape}. Assuming channels are "
+                "the first dimension. Use the [input_data_format](https://huggingface.co/docs/transformers/main/"
+                "internal/image_processing_utils#transformers.image_transforms.rescale.input_data_format) "
+                "parameter to assign the channel dimension."
+            )
         return "channels_first"
     if image.shape[2] in (1, 3):
         return "channels_last"
@@ -190,7 +201,7 @@ def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
     own = fmt if fmt is not None else _channel_format(arr, index)
     if arr.ndim == 2 or own == "none":
         if arr.ndim != 2:
-            raise InputError(f"image {index} has shape {arr.shape} but input_data_format is 'none'")
+            raise InputError(f"image {index} has shape {arr.shape} but input_data_format (given, or inferred from image 0) is 'none'")
         arr = arr[:, :, None]
     elif own == "channels_first":
         arr = np.moveaxis(arr, 0, -1)
@@ -201,7 +212,9 @@ def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
         arr = np.repeat(arr, 3, axis=-1)
     elif c != 3:
         raise InputError(
-            f"image {index} has {c} channels: expected 1 or 3"
+            f"image {index} has {c} channels"
+            + (f" as {own} (input_data_format given, or inferred from image 0)" if fmt is not None else "")
+            + ": expected 1 or 3"
             + (" (drop alpha with image[..., :3])" if c == 4 else "")
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -332,7 +345,9 @@ class ImageGPTImageProcessor:
         **kwargs: Any,
     ) -> None:
         pillow_compat = kwargs.pop("pillow_compat", None)
-        num_threads = kwargs.pop("num_threads", None)
+        from .quantization import check_num_threads
+
+        num_threads = check_num_threads(kwargs.pop("num_threads", None))
         kwargs.pop("feature_extractor_type", None)
         self._processor_class = kwargs.pop("processor_class", None)
         for key, value in kwargs.items():

@@ -349,7 +349,7 @@ def fit_palette(
     cap = None if max_pixels_per_image is None else _int_option("max_pixels_per_image", max_pixels_per_image, 1)
     total_cap = None if max_pixels is None else _int_option("max_pixels", max_pixels, 1)
     trials = None if n_local_trials is None else _int_option("n_local_trials", n_local_trials, 1)
-    threads = None if num_threads is None else _int_option("num_threads", num_threads, 1)
+    threads = None if num_threads is None else _int_option("num_threads", num_threads, 1, 1024)
     hw = None if size is None else _size_pair(size)
     init_arr = None
     if init is not None:
@@ -483,5 +483,5 @@ def kmeans(
         seed=_int_option("seed", seed, 0, 2**64 - 1),
         init=ini,
         n_local_trials=None if n_local_trials is None else _int_option("n_local_trials", n_local_trials, 1),
-        num_threads=None if num_threads is None else _int_option("num_threads", num_threads, 1),
+        num_threads=None if num_threads is None else _int_option("num_threads", num_threads, 1, 1024),
     )

@@ -44,6 +44,21 @@ def _prepare_clusters(clusters: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+MAX_THREADS = 1024  # thread-count arguments above this are refused (the CLI's --workers bound too)
+
+
+def check_num_threads(num_threads: Any, what: str = "num_threads") -> int | None:
+    """None, or an integer in 1..MAX_THREADS (bools, floats, strings and out-of-range values raise
+    :class:`InputError`, a ValueError, instead of overflowing in the native code)."""
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise InputError(f"{what} must be None or an integer in 1..{MAX_THREADS}, got {num_threads!r}")
+    if not 1 <= int(num_threads) <= MAX_THREADS:
+        raise InputError(f"{what} must be None or an integer in 1..{MAX_THREADS}, got {int(num_threads)}")
+    return int(num_threads)
+
+
 def _rebuild(clusters: np.ndarray, num_threads: int | None) -> "ColorQuantizer":
     return ColorQuantizer(clusters, num_threads=num_threads)
 
@@ -63,10 +78,7 @@ class ColorQuantizer:
     __slots__ = ("_native", "_clusters", "_num_threads")
 
     def __init__(self, clusters: npt.ArrayLike, *, num_threads: int | None = None) -> None:
-        if num_threads is not None:
-            if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-                raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
-            num_threads = int(num_threads)
+        num_threads = check_num_threads(num_threads)
         arr = _prepare_clusters(clusters)
         self._native = _native.ColorQuantizer(arr, num_threads)
         kept = self._native.clusters()

@@ -30,12 +30,12 @@ def encode_partition(
     paths = list(paths)
     result = encode_files(paths, processor, dtype=dtype, on_error=on_error)
     idx = result.indices + start
-    files = _write_shard(out_dir, shard, "npy", result.ids, idx, [""] * start + paths)
+    written = _write_shard(out_dir, shard, "npy", result.ids, idx, [""] * start + paths)  # files, sizes, crc32
     return {
         "start": start,
         "stop": start + len(paths),
         "rows": int(len(idx)),
-        "files": files,
+        **written,
         "failures": [
             {"index": f.index + start, "path": f.path, "reason": f.reason} for f in result.failures
         ],
@@ -55,7 +55,7 @@ def encode_with_dask(
     one is active), one shard per partition, and writes ``manifest.json``; returns the manifest."""
     import dask.bag as db
 
-    from ..encoding import MANIFEST_NAME, _atomic_write, _processor, expand_inputs
+    from ..encoding import MANIFEST_NAME, MANIFEST_VERSION, _atomic_write, _processor, expand_inputs
 
     files = expand_inputs(paths)
     proc = _processor(processor)
@@ -68,7 +68,7 @@ def encode_with_dask(
     records = bag.map(lambda t: encode_partition(t[0], t[1], t[2], out, proc, dtype, on_error)).compute()
     h, w = proc.size["height"], proc.size["width"]
     manifest = {
-        "version": 1,
+        "version": MANIFEST_VERSION,
         "format": "npy",
         "dtype": np.dtype(dtype).name,
         "shard_size": partition_size,
