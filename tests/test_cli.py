@@ -105,3 +105,12 @@ def test_validate_lists_every_processor_problem(tmp_path, capsys):
     assert processor_config_violations(json.loads(bad.read_text().replace("NaN", "0.4"))) != []
     good = {"clusters": [[0.0, 0.0, 0.0]], "size": {"height": 8, "width": 8}, "resample": 2, "do_resize": True}
     assert processor_config_violations(good) == []
+
+
+def test_validate_reports_integers_beyond_64_bits(tmp_path, capsys):
+    huge = tmp_path / "huge" / "config.json"
+    huge.parent.mkdir()
+    huge.write_text('{"model_type": "imagegpt", "n_embd": ' + "9" * 400 + ', "n_head": 8}')
+    assert main(["validate", str(huge)]) == 3
+    text = capsys.readouterr().out
+    assert "INVALID" in text and "n_embd" in text and "2**63" in text

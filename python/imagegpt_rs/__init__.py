@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._native import __version__
 from .errors import (
     ConfigValidationError,
+    ConfigValidationWarning,
     ImageDecodeError,
     ImageGPTError,
     InputError,
@@ -36,6 +37,7 @@ __all__ = [
     "__version__",
     "ImageGPTError",
     "ConfigValidationError",
+    "ConfigValidationWarning",
     "PaletteError",
     "InputError",
     "ImageDecodeError",

@@ -53,17 +53,19 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import importlib.util
 import json
 import logging
 import operator
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from . import _native
-from .errors import ConfigValidationError
+from .errors import ConfigValidationError, ConfigValidationWarning
 
 __all__ = [
     "ImageGPTConfig",
@@ -153,10 +155,53 @@ def _read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         rule = f"line {e.lineno}, column {e.colno}: {e.msg}"
         raise ConfigFileError(f"{path} is not valid JSON: {rule}", path, e.lineno, e.colno, rule) from e
+    except RecursionError as e:
+        lineno, colno, depth = _deepest_nesting(text)
+        rule = f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
+        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
+    except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
+        m = re.search(r"-?\d{%d,}" % (_int_digit_limit() + 1), text)
+        lineno, colno = _line_col(text, m.start()) if m else (None, None)
+        where = f"line {lineno}, column {colno}: " if m else ""
+        rule = f"{where}{e}"
+        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     if not isinstance(data, dict):
         rule = f"the top level must be a JSON object, got {type(data).__name__}"
         raise ConfigFileError(f"{path}: {rule}", path, 1, 1, rule)
     return data
+
+
+def _int_digit_limit() -> int:
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+    return limit or 4300
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    lineno = text.count("\n", 0, pos) + 1
+    return lineno, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _deepest_nesting(text: str) -> tuple[int, int, int]:
+    """Line, column and depth of the deepest ``[``/``{`` (outside strings) in JSON text."""
+    depth = best = best_pos = 0
+    in_string = escaped = False
+    for pos, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > best:
+                best, best_pos = depth, pos
+        elif ch in "]}":
+            depth -= 1
+    return (*_line_col(text, best_pos), best)
 
 
 class PretrainedConfigBase:
@@ -225,17 +270,23 @@ class PretrainedConfigBase:
                 num_labels,
                 len(id2label),
             )
-        if (
-            "problem_type" not in self._validated_fields
-            and problem_type is not None
-            and problem_type not in _PROBLEM_TYPES
-        ):
-            raise ConfigValidationError.from_violations(
-                owner, [("problem_type", repr(problem_type), "must be None or one of " + ", ".join(_PROBLEM_TYPES))]
-            )
+        if problem_type is not None and problem_type not in _PROBLEM_TYPES:  # as transformers 4.57 raises
+            violations = _native.config_violations({"problem_type": problem_type})
+            raise ConfigValidationError.from_violations(owner, [v[:3] for v in violations])
         torch_dtype = kwargs.pop("torch_dtype", None)
         if torch_dtype is not None:
             dtype = dtype if dtype is not None else torch_dtype
+        if dtype is not None and isinstance(dtype, str) and _torch_available():
+            # As transformers 4.57: a dtype name becomes the torch.dtype when torch is installed (torch is
+            # imported only here, so `import imagegpt_rs` and configs without a dtype never import it).
+            import torch
+
+            try:
+                dtype = getattr(torch, dtype)
+            except AttributeError:
+                raise ConfigValidationError.from_violations(
+                    owner, [("dtype", repr(dtype), "must name a torch dtype such as 'float16' (torch is installed)")]
+                ) from None
 
         s = self._set
         s("return_dict", return_dict)
@@ -315,7 +366,7 @@ class PretrainedConfigBase:
     def _set(self, key: str, value: Any) -> None:
         """Assigns without validation, through the alias map and property setters."""
         key = type(self).attribute_map.get(key, key)
-        object.__setattr__(self, key, value)
+        _assign(self, key, value)
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._set(key, value)
@@ -537,6 +588,8 @@ class PretrainedConfigBase:
         an ``attn_implementation`` key to ``config_dict``.
         """
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        strict = kwargs.pop("strict", False)
+        source = kwargs.pop("_igr_source", None)
         kwargs.pop("_from_auto", None)
         kwargs.pop("_from_pipeline", None)
         if "_commit_hash" in kwargs and "_commit_hash" in config_dict:
@@ -551,7 +604,14 @@ class PretrainedConfigBase:
         try:
             config = cls(**config_dict)
             if hasattr(config, "pruned_heads"):
-                config.pruned_heads = {int(key): value for key, value in config.pruned_heads.items()}
+                try:
+                    config.pruned_heads = {int(key): value for key, value in config.pruned_heads.items()}
+                except (AttributeError, TypeError, ValueError) as e:
+                    raise ConfigValidationError.from_violations(
+                        cls.__name__,
+                        [("pruned_heads", _short_repr(config.pruned_heads), "must be a dict with integer keys")],
+                        source=source,
+                    ) from e
             if "num_labels" in kwargs and "id2label" in kwargs:
                 num_labels = kwargs["num_labels"]
                 id2label = kwargs["id2label"] if kwargs["id2label"] is not None else []
@@ -577,22 +637,30 @@ class PretrainedConfigBase:
                 kwargs.pop(key, None)
         finally:
             _ASSEMBLING.reset(token)
-        config._validate()
+        config._validate(source=source, strict=strict, stacklevel=3 if source is None else 5)
         logger.info("Model config %s", config)
         if return_unused_kwargs:
             return config, kwargs
         return config
 
     @classmethod
-    def from_json_file(cls: type[_C], json_file: str | os.PathLike[str]) -> _C:
-        """Builds a config from a JSON file; a malformed file raises :class:`ConfigFileError` naming it."""
+    def from_json_file(cls: type[_C], json_file: str | os.PathLike[str], strict: bool = False) -> _C:
+        """Builds a config from a JSON file; a malformed file raises :class:`ConfigFileError` naming it.
+
+        ``strict=True`` (beyond transformers) raises for every rule the config breaks, not only for what
+        transformers also refuses."""
         config_dict = _read_json_file(json_file)
         token = _ASSEMBLING.set(True)
         try:
-            config = cls(**config_dict)
+            try:
+                config = cls(**config_dict)
+            except ConfigFileError:
+                raise
+            except ConfigValidationError as e:
+                raise _with_source(cls.__name__, e, os.fspath(json_file)) from None
         finally:
             _ASSEMBLING.reset(token)
-        config._validate(source=os.fspath(json_file))
+        config._validate(source=os.fspath(json_file), strict=strict, stacklevel=3)
         return config
 
     @classmethod
@@ -672,17 +740,13 @@ class PretrainedConfigBase:
                     config_dict["model_type"],
                     cls.model_type,
                 )
+        source = os.fspath(pretrained_model_name_or_path)
         try:
-            return cls.from_dict(config_dict, **kwargs)
+            return cls.from_dict(config_dict, _igr_source=source, **kwargs)
         except ConfigFileError:
             raise
         except ConfigValidationError as e:
-            source = os.fspath(pretrained_model_name_or_path)
-            if e.errors:
-                raise ConfigValidationError.from_violations(
-                    cls.__name__, [(x["field"], x["value"], x["rule"]) for x in e.errors], source=source
-                ) from None
-            raise
+            raise _with_source(cls.__name__, e, source) from None
 
     def save_pretrained(self, save_directory: str | os.PathLike[str], push_to_hub: bool = False, **kwargs: Any) -> None:
         """Writes ``config.json`` (the diff JSON) into ``save_directory``, creating it if needed.
@@ -747,6 +811,56 @@ class PretrainedConfigBase:
 
     def _validate(self, source: str | None = None) -> None:
         """Raises one ConfigValidationError listing every broken rule of the current state."""
+
+
+def _with_source(owner: str, error: ConfigValidationError, source: str) -> ConfigValidationError:
+    """The same problems, with the message naming the file they came from."""
+    if not error.errors or source in str(error):
+        return error
+    return ConfigValidationError.from_violations(
+        owner, [(x["field"], x["value"], x["rule"]) for x in error.errors], source=source
+    )
+
+
+def _torch_available() -> bool:
+    return "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails (e.g. an int over Python's digit limit)
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _assign(obj: Any, key: str, value: Any) -> None:
+    """``object.__setattr__`` whose failures (a property setter refusing the value, a reserved name such as
+    ``__class__`` in a config file) raise :class:`ConfigValidationError` naming the field."""
+    try:
+        object.__setattr__(obj, key, value)
+    except ConfigValidationError:
+        raise
+    except ValueError as e:  # a setter refusing the value as transformers does: keep its message
+        raise ConfigValidationError(
+            str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]
+        ) from e
+    except (TypeError, AttributeError, OverflowError, KeyError) as e:
+        # still the exception type transformers raises (AttributeError for a read-only property, TypeError
+        # for `__class__`), and a ConfigValidationError naming the field
+        base = {AttributeError: _ConfigAttributeError, TypeError: _ConfigTypeError}.get(type(e), ConfigValidationError)
+        error = ConfigValidationError.from_violations(
+            type(obj).__name__, [(str(key), _short_repr(value), f"cannot be set: {type(e).__name__}: {e}")]
+        )
+        raise base(str(error), error.errors) from e
+
+
+class _ConfigAttributeError(ConfigValidationError, AttributeError):
+    """A field that cannot be set (a read-only property): transformers raises AttributeError."""
+
+
+class _ConfigTypeError(ConfigValidationError, TypeError):
+    """A field that cannot be set to this value's type (``__class__``): transformers raises TypeError."""
 
 
 def _recursive_diff_dict(dict_a: dict[str, Any], dict_b: dict[str, Any], config_obj: Any = None) -> dict[str, Any]:
@@ -860,6 +974,7 @@ class ImageGPTConfig(PretrainedConfigBase):
         reorder_and_upcast_attn: bool = False,
         **kwargs: Any,
     ) -> None:
+        strict = kwargs.pop("strict", False)
         token = _ASSEMBLING.set(True)
         try:
             s = self._set
@@ -884,48 +999,65 @@ class ImageGPTConfig(PretrainedConfigBase):
         finally:
             _ASSEMBLING.reset(token)
         if not _ASSEMBLING.get():
-            self._validate()
+            self._validate(strict=strict, stacklevel=3)
 
     # ------------------------------------------------------------------------------------- validation
 
     def _set(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
+        _assign(self, key, self._coerce(key, value))
+
+    def _coerce(self, key: str, value: Any) -> Any:
         if key in self._float_fields and type(value) is int:
             try:
-                value = float(value)
+                return float(value)
             except OverflowError:
                 pass  # too large for a float: validation reports it
-        object.__setattr__(self, key, value)
+        return value
 
     def _field_values(self) -> dict[str, Any]:
         d = self.__dict__
         return {name: d[name] for name in self._validated_fields if name in d}
 
-    def _validate(self, source: str | None = None) -> None:
-        _raise_violations(type(self).__name__, self._field_values(), source)
+    def _validate(self, source: str | None = None, strict: bool = False, stacklevel: int = 2) -> None:
+        """Raises for what transformers also refuses (or everything, ``strict``); warns for the rest."""
+        _check(type(self).__name__, self._field_values(), source, strict, stacklevel + 1)
+
+    def validate(self, raise_on_error: bool = True) -> list[dict[str, str]]:
+        """Checks every rule, including those transformers does not check (see the README's validation policy).
+
+        Returns the problems as ``{"field", "value", "rule"}`` dicts (empty when the config can build a model);
+        with ``raise_on_error`` (the default) any problem raises one :class:`ConfigValidationError` listing all.
+        """
+        violations = [v[:3] for v in _native.config_violations(self._field_values())]
+        if violations and raise_on_error:
+            raise ConfigValidationError.from_violations(type(self).__name__, violations)
+        return [{"field": f, "value": v, "rule": r} for f, v, r in violations]
 
     def __setattr__(self, key: str, value: Any) -> None:
         real = type(self).attribute_map.get(key, key)
         if real in self._validated_fields and not _ASSEMBLING.get():
-            fields = self._field_values()
-            fields[real] = value
-            _raise_violations(type(self).__name__, fields, None)
+            # This field's own rules only: a cross-field rule (n_embd divisible by n_head) is never checked on
+            # one assignment, since the next line may set the other field.
+            _check(type(self).__name__, {real: self._coerce(real, value)}, None, False, 3)
         self._set(real, value)
 
     def update(self, config_dict: Mapping[str, Any]) -> None:
-        """Sets every ``key: value`` of ``config_dict``; the merged result is validated before any change."""
+        """Sets every ``key: value`` of ``config_dict``. Values transformers 5 refuses (wrong types) raise
+        before anything changes; the merged result's other problems are warned about."""
         fields = self._field_values()
         amap = type(self).attribute_map
         for key, value in config_dict.items():
             real = amap.get(key, key)
             if real in fields or real in self._validated_fields:
                 fields[real] = value
-        _raise_violations(type(self).__name__, fields, None)
+        _check(type(self).__name__, fields, None, False, 3, warn=False)
         token = _ASSEMBLING.set(True)
         try:
             super().update(config_dict)
         finally:
             _ASSEMBLING.reset(token)
+        self._validate(stacklevel=3)
 
     # ---------------------------------------------------------------------------------------- interop
 
@@ -968,10 +1100,21 @@ class ImageGPTConfig(PretrainedConfigBase):
         return cls.from_dict(config.to_dict())
 
 
-def _raise_violations(owner: str, fields: dict[str, Any], source: str | None) -> None:
+def _check(owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True) -> None:
+    """The validation policy: every problem raises with ``strict``; otherwise only the problems transformers
+    also refuses raise (wrong types, which transformers 5's strict configs reject) and the rest are warned about
+    with one :class:`ConfigValidationWarning`."""
     violations = _native.config_violations(fields)
-    if violations:
-        raise ConfigValidationError.from_violations(owner, violations, source=source)
+    if not violations:
+        return
+    fatal = [v[:3] for v in violations if strict or v[3]]
+    if fatal:
+        raise ConfigValidationError.from_violations(owner, fatal, source=source)
+    if warn:
+        warnings.warn(
+            ConfigValidationWarning.from_violations(owner, [v[:3] for v in violations], source=source),
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _as_size(name: str, value: Any) -> int:
