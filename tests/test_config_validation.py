@@ -18,6 +18,8 @@ import subprocess
 import warnings
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imagegpt_rs import ConfigValidationError, ConfigValidationWarning, ImageGPTConfig, _native, check_compatible
 from imagegpt_rs.configuration import ConfigFileError
@@ -458,3 +460,119 @@ def test_using_the_config_imports_nothing_heavy(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == []
+
+
+# ------------------------------------------------------------------------------- hostile values and files
+
+
+def test_integers_beyond_64_bits_are_reported():
+    for kwargs, field in ((dict(n_head=10**30), "n_head"), (dict(n_embd=2**64, n_head=3), "n_embd"),
+                          (dict(n_embd=10**5000), "n_embd"), (dict(chunk_size_feed_forward=-(10**5000)), "chunk_size_feed_forward")):
+        with pytest.warns(ConfigValidationWarning) as got:
+            config = ImageGPTConfig(**kwargs)
+        assert [e["field"] for e in got[0].message.errors] == [field]
+        with pytest.raises(ConfigValidationError) as exc:
+            config.validate()
+        assert [e["field"] for e in exc.value.errors] == [field]
+        with pytest.raises(ConfigValidationError):
+            ImageGPTConfig(**kwargs, strict=True)
+    # over Python's int digit limit the value is shown by its size
+    assert "bits" in ImageGPTConfig(n_embd=10**5000).validate(raise_on_error=False)[0]["value"]
+
+
+def test_lone_surrogates_are_values_like_any_other(tmp_path):
+    with pytest.warns(ConfigValidationWarning, match="activation_function"):
+        config = ImageGPTConfig(activation_function="\ud800")
+    with pytest.raises(ConfigValidationError, match="activation_function"):
+        config.validate()
+    path = tmp_path / "config.json"
+    path.write_text('{"activation_function": "\\ud800", "architectures": ["\\udfff"]}')
+    with pytest.raises(ConfigValidationError) as exc:
+        ImageGPTConfig.from_json_file(path, strict=True)
+    assert str(path) in str(exc.value)
+    assert [e["field"] for e in exc.value.errors] == ["activation_function"]
+
+
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ('{"n_embd": 1' + "0" * 5000 + "}", (1, 12)),
+        ('{\n  "n_layer": 2,\n  "task_specific_params": ' + "[" * 100_000 + "]" * 100_000 + "}", None),
+        ('{"a": "[[[[", "b": ' + "{" * 50_000 + "}" * 50_000 + "}", None),
+    ],
+    ids=["long-int", "deep-array", "deep-object"],
+)
+def test_unreadable_json_names_file_line_and_column(tmp_path, text, where):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    for load in (ImageGPTConfig.from_json_file, ImageGPTConfig.from_pretrained):
+        with pytest.raises(ConfigFileError) as exc:
+            load(path)
+        err = exc.value
+        assert isinstance(err, ConfigValidationError) and str(path) in str(err)
+        assert f"line {err.lineno}, column {err.colno}" in str(err)
+        if where:
+            assert (err.lineno, err.colno) == where
+        else:
+            assert err.lineno >= 1 and err.colno > 1
+
+
+def test_reserved_names_in_a_file_are_config_errors(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    path = tmp_path / "config.json"
+    for key, value, theirs in (("__class__", 1, TypeError), ("use_return_dict", False, AttributeError),
+                               ("pruned_heads", [1], AttributeError)):
+        path.write_text(json.dumps({key: value}))
+        with pytest.raises(theirs):
+            transformers.ImageGPTConfig.from_json_file(path) if key != "pruned_heads" else transformers.ImageGPTConfig.from_pretrained(path)
+        with pytest.raises(ConfigValidationError) as exc:
+            ImageGPTConfig.from_pretrained(path)
+        assert key in str(exc.value) and str(path) in str(exc.value)
+
+
+# JSON-like values, hostile ones included: huge ints, non-finite floats, lone surrogates, nesting.
+_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**63 - 2, max_value=2**70)
+            | st.integers(min_value=-(2**70), max_value=-(2**63) + 2) | st.floats(allow_nan=True, allow_infinity=True)
+            | st.text(alphabet=st.characters(codec=None), max_size=8))
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                       max_leaves=8)
+_keys = st.sampled_from(sorted(_native.validated_config_fields()) + sorted(ALIASES) + [
+    "num_labels", "id2label", "label2id", "dtype", "torch_dtype", "pruned_heads", "output_attentions",
+    "attn_implementation", "name_or_path", "transformers_version", "task_specific_params", "use_return_dict",
+    "__class__", "__dict__", "_name_or_path",
+]) | st.text(max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=6))
+def test_hostile_config_dicts_give_config_errors_or_warnings_only(d):
+    from hypothesis import note
+
+    for strict in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigValidationWarning)
+            try:
+                config = ImageGPTConfig.from_dict(dict(d), strict=strict)
+            except ConfigValidationError:
+                continue
+        note(repr(config.__dict__))
+        assert isinstance(config.validate(raise_on_error=False), list)
+        if strict:
+            assert config.validate(raise_on_error=False) == []
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(d=st.dictionaries(_keys, _values, max_size=6), junk=st.binary(max_size=40))
+def test_hostile_config_files_give_config_errors_or_warnings_only(tmp_path, d, junk):
+    path = tmp_path / "config.json"
+    text = json.dumps(d)
+    for data in (text.encode("utf-8", "surrogatepass"), junk, text.encode()[: len(junk)]):
+        path.write_bytes(data)
+        for strict in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConfigValidationWarning)
+                try:
+                    ImageGPTConfig.from_json_file(path, strict=strict)
+                    ImageGPTConfig.from_pretrained(tmp_path, strict=strict)
+                except ConfigValidationError as e:
+                    assert str(path) in str(e) or str(tmp_path) in str(e), str(e)

@@ -379,6 +379,7 @@ class PretrainedConfigBase:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
     def _create_id_label_maps(self, num_labels: int) -> None:
+        num_labels = _label_count(type(self).__name__, num_labels)
         self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
         self.label2id = dict(zip(self.id2label.values(), self.id2label.keys()))
 
@@ -811,6 +812,26 @@ class PretrainedConfigBase:
 
     def _validate(self, source: str | None = None) -> None:
         """Raises one ConfigValidationError listing every broken rule of the current state."""
+
+
+# More labels than this is taken as a hostile file: transformers would try to build the label maps
+# (num_labels=10**12 never finishes); any real classification head is far smaller.
+_MAX_LABELS = 2**24
+
+
+def _label_count(owner: str, num_labels: Any) -> int:
+    try:
+        n = operator.index(num_labels)
+    except TypeError:  # transformers raises TypeError from range()
+        error = ConfigValidationError.from_violations(
+            owner, [("num_labels", _short_repr(num_labels), f"must be an integer, got {type(num_labels).__name__}")]
+        )
+        raise _ConfigTypeError(str(error), error.errors) from None
+    if n > _MAX_LABELS:
+        raise ConfigValidationError.from_violations(
+            owner, [("num_labels", _short_repr(n), f"must be at most {_MAX_LABELS} (2**24)")]
+        )
+    return n
 
 
 def _with_source(owner: str, error: ConfigValidationError, source: str) -> ConfigValidationError:
