@@ -17,31 +17,26 @@ convert losslessly.
 
 Deliberate differences from transformers (which validates almost nothing):
 
-* Validation. The rules live in the Rust core (``rust/core/src/config.rs``): sizes are ints >= 1 (a bool is
-  not an int), ``n_embd`` is divisible by ``n_head``, ``n_inner`` is None or >= 1, the dropouts are finite
-  numbers in [0, 1], ``layer_norm_epsilon`` is finite and > 0, ``initializer_range`` finite and >= 0, the
-  boolean switches are bools, ``activation_function`` is one of transformers' ``ACT2FN`` names and
-  ``problem_type`` is None or one of its three values. They run when a config is built, at the end of every
-  ``from_*`` (after the keyword overrides are applied) and whenever a validated field or one of its aliases is
-  assigned; ``update``/``update_from_string`` check the merged result before changing anything. Every broken
-  rule is reported at once in one :class:`~imagegpt_rs.errors.ConfigValidationError` (a ``ValueError``).
-  Where transformers accepts such values, rejecting them is an extension. Because a single assignment is
-  checked against the rest of the config, change ``n_embd`` and ``n_head`` together with ``update({...})``.
-  ``update``/``update_from_string`` are all-or-nothing: on any error nothing changes (transformers applies
-  the keys one by one and stops at the first bad one). ``id2label``/``label2id`` that are not dicts,
-  non-integer ``id2label`` keys and a ``num_labels``/``id2label`` conflict in ``from_dict`` raise
-  ``ConfigValidationError`` (a ``ValueError``, as transformers raises).
-* Types that transformers 5 checks strictly are checked too, so every file we write also loads there:
-  ``output_hidden_states``/``return_dict`` None or bool; ``torchscript``, ``is_encoder_decoder``,
-  ``is_decoder``, ``add_cross_attention``, ``tie_encoder_decoder`` bools; ``chunk_size_feed_forward`` an
-  int >= 0; ``architectures`` None or a list of strings; token ids None or ints (``eos_token_id`` may be a
-  list of ints). An int given for ``layer_norm_epsilon`` or ``initializer_range`` (typed ``float`` in
-  transformers 5) is stored as a float: ``to_dict()`` stays ``==`` to transformers 4.57's, and the JSON
-  says ``1.0`` where 4.57 writes ``1``. (Checked by hand against transformers 5.24: our files load there
-  into configs equal to ones built directly.)
-* ``dtype`` given as a string stays a string (transformers turns it into a ``torch.dtype`` when torch is
-  installed); the serialized form is the same either way, and :meth:`ImageGPTConfig.to_transformers` does the
-  conversion when torch is installed.
+* Validation (the README's "Validation policy"). The rules live in the Rust core (``rust/core/src/config.rs``):
+  sizes are ints in [1, 2**63 - 1] (a bool is not an int), ``n_embd`` is divisible by ``n_head``, ``n_inner``
+  is None or >= 1, the dropouts are finite numbers in [0, 1], ``layer_norm_epsilon`` is finite and > 0,
+  ``initializer_range`` finite and >= 0, the boolean switches are bools, ``activation_function`` is one of
+  transformers' ``ACT2FN`` names, ``problem_type`` is None or one of its three values, and the
+  ``PretrainedConfig`` fields have the types transformers 5 gives them. By default only what transformers also
+  refuses raises :class:`~imagegpt_rs.errors.ConfigValidationError` (a ``ValueError``): the types transformers
+  5's strict ``ImageGPTConfig`` rejects (at construction, loading and assignment) and transformers 4.57's own
+  errors. Everything else gives one :class:`~imagegpt_rs.errors.ConfigValidationWarning` listing every problem.
+  ``strict=True`` (constructor, ``from_dict``, ``from_json_file``, ``from_pretrained``) and :meth:`validate`
+  raise for every rule. A single assignment checks that field's own rules only (never ``n_embd``/``n_head``
+  divisibility, which the next line may fix); ``update``/``update_from_string`` raise before changing anything
+  (transformers applies the keys one by one and stops at the first bad one) and warn about the merged result.
+  ``id2label``/``label2id`` that are not dicts, non-integer ``id2label`` keys and a ``num_labels``/``id2label``
+  conflict in ``from_dict`` raise ``ConfigValidationError`` (a ``ValueError``, as transformers raises).
+* An int given for ``layer_norm_epsilon`` or ``initializer_range`` (typed ``float`` in transformers 5, which
+  refuses an int) is stored as a float: ``to_dict()`` stays ``==`` to transformers 4.57's, and the JSON says
+  ``1.0`` where 4.57 writes ``1``.
+* ``dtype``: as in transformers 4.57, a dtype name becomes the ``torch.dtype`` when torch is installed (torch is
+  imported then, and only then); an unknown name raises ``ConfigValidationError`` (transformers: AttributeError).
 * A malformed JSON file raises :class:`ConfigFileError` (a ``ConfigValidationError``, so a ``ValueError``, and
   an ``OSError`` like transformers' ``from_pretrained`` error) naming the file, line and column.
 * ``from_pretrained`` reads a local directory or file; a hub id goes through ``huggingface_hub`` (imported only
@@ -952,8 +947,11 @@ class ImageGPTConfig(PretrainedConfigBase):
             ``num_attention_heads`` and ``num_hidden_layers`` set ``n_embd``, ``n_positions``, ``n_head`` and
             ``n_layer``.
 
+        strict: (keyword, not stored) raise for every broken rule, not only for what transformers refuses.
+
     Raises:
-        ConfigValidationError: listing every field that breaks a rule (see the module docstring).
+        ConfigValidationError: for values transformers also refuses (wrong types), listing each; with
+            ``strict=True`` for every broken rule. Other problems give a ``ConfigValidationWarning``.
 
     Example:
         >>> from imagegpt_rs import ImageGPTConfig

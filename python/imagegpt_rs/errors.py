@@ -61,9 +61,12 @@ class ConfigValidationWarning(UserWarning):
     def from_violations(
         cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
     ) -> "ConfigValidationWarning":
-        error = ConfigValidationError.from_violations(owner, violations, source)
-        text = str(error).replace(" invalid field", " field that cannot build a model", 1)
-        return cls(text + "\n(accepted as transformers accepts it; strict=True or config.validate() raises)", error.errors)
+        where = f" (from {source})" if source else ""
+        n = len(violations)
+        lines = [f"{owner}{where} has {n} value{'s' if n != 1 else ''} that cannot build a model:"]
+        lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
+        lines.append("(accepted as transformers accepts it; strict=True or config.validate() raises)")
+        return cls("\n".join(lines), [{"field": f, "value": v, "rule": r} for f, v, r in violations])
 
 
 class PaletteError(ImageGPTError, ValueError):
