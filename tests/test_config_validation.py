@@ -525,9 +525,12 @@ def test_reserved_names_in_a_file_are_config_errors(tmp_path):
         path.write_text(json.dumps({key: value}))
         with pytest.raises(theirs):
             transformers.ImageGPTConfig.from_json_file(path) if key != "pruned_heads" else transformers.ImageGPTConfig.from_pretrained(path)
-        with pytest.raises(ConfigValidationError) as exc:
-            ImageGPTConfig.from_pretrained(path)
-        assert key in str(exc.value) and str(path) in str(exc.value)
+        # transformers' from_json_file does not convert pruned_heads (so it does not fail on them)
+        for load in (ImageGPTConfig.from_pretrained,) + ((ImageGPTConfig.from_json_file,) if key != "pruned_heads" else ()):
+            with pytest.raises(ConfigValidationError) as exc:
+                load(path)
+            assert key in str(exc.value) and str(path) in str(exc.value)
+            assert isinstance(exc.value, theirs) or key == "pruned_heads"  # still what transformers raises
 
 
 # JSON-like values, hostile ones included: huge ints, non-finite floats, lone surrogates, nesting.

@@ -591,3 +591,11 @@ def test_unknown_dtype_name():
         TConfig(dtype="float99")
     with pytest.raises(ConfigValidationError, match="dtype"):
         ImageGPTConfig(dtype="float99")
+
+
+def test_a_strict_key_in_a_file_is_an_attribute_as_in_transformers(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"n_layer": 2, "strict": True}))
+    ours, theirs = ImageGPTConfig.from_pretrained(tmp_path), TConfig.from_pretrained(tmp_path)
+    assert ours.strict is theirs.strict is True
+    assert_same(ours, theirs)
+    assert ImageGPTConfig.from_json_file(tmp_path / "config.json").to_dict() == ours.to_dict()

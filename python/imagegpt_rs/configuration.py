@@ -833,7 +833,7 @@ def _with_source(owner: str, error: ConfigValidationError, source: str) -> Confi
     """The same problems, with the message naming the file they came from."""
     if not error.errors or source in str(error):
         return error
-    return ConfigValidationError.from_violations(
+    return type(error).from_violations(  # the same class: _ConfigTypeError stays a TypeError
         owner, [(x["field"], x["value"], x["rule"]) for x in error.errors], source=source
     )
 
@@ -993,7 +993,9 @@ class ImageGPTConfig(PretrainedConfigBase):
         reorder_and_upcast_attn: bool = False,
         **kwargs: Any,
     ) -> None:
-        strict = kwargs.pop("strict", False)
+        # Our keyword when called directly; inside from_dict/from_json_file a "strict" key of the file is an
+        # ordinary attribute, as transformers keeps it.
+        strict = False if _ASSEMBLING.get() else kwargs.pop("strict", False)
         token = _ASSEMBLING.set(True)
         try:
             s = self._set
