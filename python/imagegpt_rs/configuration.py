@@ -805,7 +805,7 @@ class PretrainedConfigBase:
         """The text config: the config itself (ImageGPT has no sub-configs)."""
         return self
 
-    def _validate(self, source: str | None = None) -> None:
+    def _validate(self, source: str | None = None, strict: bool = False, stacklevel: int = 2) -> None:
         """Raises one ConfigValidationError listing every broken rule of the current state."""
 
 
