@@ -145,6 +145,28 @@ def test_transformers_common_tests_are_available():
         assert pathlib.Path(module.__file__).name in COMMON_FILES
 
 
+@pytest.mark.parametrize("allow_offline", [False, True])
+def test_without_network_this_module_fails_unless_offline_is_allowed(tmp_path, allow_offline):
+    """A fresh cache and a pip that finds nothing: the availability test fails, or the module is skipped
+    with the reason when IMAGEGPT_RS_ALLOW_OFFLINE is set."""
+    env = dict(os.environ, IMAGEGPT_RS_TEST_CACHE=str(tmp_path / "cache"), PIP_NO_INDEX="1",
+               PIP_FIND_LINKS=str(tmp_path))
+    env.pop(OFFLINE_ENV, None)
+    if allow_offline:
+        env[OFFLINE_ENV] = "1"
+    root = pathlib.Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
+                           "-q", "-rs", "-p", "no:cacheprovider", __file__, "-k", "test_transformers_common_tests_are_available"],
+                          capture_output=True, text=True, env=env,
+                          cwd=pathlib.Path(__file__).parent, timeout=600)
+    if allow_offline:
+        assert done.returncode in (0, 5), done.stdout[-3000:]  # 5: the skipped module left nothing to run
+        assert "1 skipped" in done.stdout and OFFLINE_ENV in done.stdout
+    else:
+        assert done.returncode == 1, done.stdout[-3000:]
+        assert "1 failed" in done.stdout and "could not get transformers' common tests" in done.stdout
+
+
 if _FETCH_ERROR is None:
     import imagegpt_rs
     from transformers.testing_utils import check_json_file_has_correct_format, require_torch, require_vision
