@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config):
+    # a marker of transformers' common test files, which test_transformers_common_tests.py imports
+    config.addinivalue_line("markers", "torch_compile_test: transformers' torch.compile tests (never run here)")
+
+
 def _photos() -> dict[str, np.ndarray]:
     skdata = pytest.importorskip("skimage.data", reason="scikit-image ships the test photographs")
     photos = {name: getattr(skdata, name)() for name in ("astronaut", "coffee", "chelsea", "rocket")}

@@ -247,3 +247,12 @@ def test_missing_config_file_is_not_looked_up_on_the_hub(tmp_path):
                    env={"HF_HUB_OFFLINE": "0"})
     assert res.returncode == 1
     assert res.stderr.strip() == f"imagegpt-rs encode: error: --config {tmp_path / 'nope.json'}: no such file"
+
+
+def test_validate_reports_integers_beyond_64_bits(tmp_path, capsys):
+    huge = tmp_path / "huge" / "config.json"
+    huge.parent.mkdir()
+    huge.write_text('{"model_type": "imagegpt", "n_embd": ' + "9" * 400 + ', "n_head": 8}')
+    assert main(["validate", str(huge)]) == 3
+    text = capsys.readouterr().out
+    assert "INVALID" in text and "n_embd" in text and "2**63" in text

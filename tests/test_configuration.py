@@ -8,6 +8,7 @@ one and read by the other, from_dict with overrides, update_from_string, aliases
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import pickle
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 
-from imagegpt_rs import ImageGPTConfig  # noqa: E402
+from imagegpt_rs import ConfigValidationError, ImageGPTConfig  # noqa: E402
 from imagegpt_rs import _native  # noqa: E402
 from imagegpt_rs.configuration import TRANSFORMERS_VERSION  # noqa: E402
 
@@ -556,3 +557,45 @@ def test_transformers_5_loads_what_we_write(tmp_path):
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith(f"ok {len(cases)}")
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"dtype": "float16"}, {"torch_dtype": "bfloat16"}, {"dtype": "bfloat16", "torch_dtype": "float32"}]
+)
+def test_dtype_as_transformers(kwargs, tmp_path):
+    """A dtype name becomes the torch.dtype when torch is installed (a string otherwise), files hold the name."""
+    ours, theirs = ImageGPTConfig(**kwargs), TConfig(**kwargs)
+    assert ours.dtype == theirs.dtype
+    assert type(ours.dtype) is type(theirs.dtype)
+    assert_same(ours, theirs)
+    ours.save_pretrained(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "theirs")
+    assert (tmp_path / "ours" / "config.json").read_text() == _oracle_json((tmp_path / "theirs" / "config.json").read_text())
+    for folder in ("ours", "theirs"):
+        loaded, t_loaded = ImageGPTConfig.from_pretrained(tmp_path / folder), TConfig.from_pretrained(tmp_path / folder)
+        assert loaded.dtype == t_loaded.dtype and type(loaded.dtype) is type(t_loaded.dtype)
+        # a keyword override is set as given (a string), as transformers does
+        over, t_over = (c.from_pretrained(tmp_path / folder, dtype="float32") for c in (ImageGPTConfig, TConfig))
+        assert over.dtype == t_over.dtype and type(over.dtype) is type(t_over.dtype)
+    ours.dtype, theirs.dtype = "float16", "float16"  # plain assignment keeps the string in both
+    assert ours.dtype == theirs.dtype == "float16"
+    assert ImageGPTConfig.from_transformers(theirs) == ours
+    assert ours.to_transformers().to_dict() == theirs.to_dict()
+
+
+def test_unknown_dtype_name():
+    if importlib.util.find_spec("torch") is None:
+        assert ImageGPTConfig(dtype="float99").dtype == TConfig(dtype="float99").dtype == "float99"
+        return
+    with pytest.raises(AttributeError):
+        TConfig(dtype="float99")
+    with pytest.raises(ConfigValidationError, match="dtype"):
+        ImageGPTConfig(dtype="float99")
+
+
+def test_a_strict_key_in_a_file_is_an_attribute_as_in_transformers(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"n_layer": 2, "strict": True}))
+    ours, theirs = ImageGPTConfig.from_pretrained(tmp_path), TConfig.from_pretrained(tmp_path)
+    assert ours.strict is theirs.strict is True
+    assert_same(ours, theirs)
+    assert ImageGPTConfig.from_json_file(tmp_path / "config.json").to_dict() == ours.to_dict()

@@ -288,3 +288,28 @@ def test_unambiguous_channel_axis_does_not_warn(photo_palette):
         ours(np.zeros((3, 5, 4), np.uint8))
         ours(np.zeros((3, 5, 3), np.uint8), input_data_format="channels_last")
     assert log == []
+
+
+def test_unknown_preprocess_kwargs_warn_and_are_ignored_as_in_transformers(rgb_photos, photo_palette):
+    import warnings
+
+    photo = rgb_photos["astronaut"]
+    ours, theirs = _pair(photo_palette, size=32)
+    caught = {}
+    for name, processor in (("theirs", theirs), ("ours", ours)):
+        for call in (processor, processor.preprocess):
+            with warnings.catch_warnings(record=True) as got:
+                warnings.simplefilter("always")
+                ids = call([photo], return_tensors="np", extra_argument=1, other=None).input_ids
+            caught.setdefault(name, []).append([(w.category, str(w.message), w.filename) for w in got])
+            caught.setdefault(name + "_ids", []).append(ids)
+    assert hasattr(theirs.preprocess, "_filter_out_non_signature_kwargs")
+    assert hasattr(ours.preprocess, "_filter_out_non_signature_kwargs")
+    theirs_warnings, ours_warnings = sum(caught["theirs"], []), sum(caught["ours"], [])
+    assert len(ours_warnings) == len(theirs_warnings) == 2
+    for (t_cat, t_msg, _), (o_cat, o_msg, _) in zip(theirs_warnings, ours_warnings):
+        assert (o_cat, o_msg) == (t_cat, t_msg.replace("ImageGPTImageProcessor", type(ours).__name__))
+    # the message names the arguments; the processor call itself goes on
+    assert "'extra_argument', 'other'" in caught["ours"][0][0][1]
+    for t, o in zip(caught["theirs_ids"], caught["ours_ids"], strict=True):
+        np.testing.assert_array_equal(o, t)

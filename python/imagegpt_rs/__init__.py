@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._native import __version__, build_info
 from .errors import (
     ConfigValidationError,
+    ConfigValidationWarning,
     ImageDecodeError,
     ImageGPTError,
     InputError,
@@ -38,6 +39,7 @@ __all__ = [
     "build_info",
     "ImageGPTError",
     "ConfigValidationError",
+    "ConfigValidationWarning",
     "PaletteError",
     "InputError",
     "ImageDecodeError",

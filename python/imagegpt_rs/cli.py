@@ -363,7 +363,7 @@ def _validate_file(path: str) -> str:
         processor = ImageGPTImageProcessor(**data)
         n = processor.quantizer.n_clusters
         return f"image processor, {n} clusters, size {processor.size}"
-    config = ImageGPTConfig.from_json_file(path)
+    config = ImageGPTConfig.from_json_file(path, strict=True)  # every rule, not only what transformers refuses
     return f"model config, vocab_size {config.vocab_size}, n_positions {config.n_positions}"
 
 

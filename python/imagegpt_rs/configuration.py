@@ -17,31 +17,26 @@ convert losslessly.
 
 Deliberate differences from transformers (which validates almost nothing):
 
-* Validation. The rules live in the Rust core (``rust/core/src/config.rs``): sizes are ints >= 1 (a bool is
-  not an int), ``n_embd`` is divisible by ``n_head``, ``n_inner`` is None or >= 1, the dropouts are finite
-  numbers in [0, 1], ``layer_norm_epsilon`` is finite and > 0, ``initializer_range`` finite and >= 0, the
-  boolean switches are bools, ``activation_function`` is one of transformers' ``ACT2FN`` names and
-  ``problem_type`` is None or one of its three values. They run when a config is built, at the end of every
-  ``from_*`` (after the keyword overrides are applied) and whenever a validated field or one of its aliases is
-  assigned; ``update``/``update_from_string`` check the merged result before changing anything. Every broken
-  rule is reported at once in one :class:`~imagegpt_rs.errors.ConfigValidationError` (a ``ValueError``).
-  Where transformers accepts such values, rejecting them is an extension. Because a single assignment is
-  checked against the rest of the config, change ``n_embd`` and ``n_head`` together with ``update({...})``.
-  ``update``/``update_from_string`` are all-or-nothing: on any error nothing changes (transformers applies
-  the keys one by one and stops at the first bad one). ``id2label``/``label2id`` that are not dicts,
-  non-integer ``id2label`` keys and a ``num_labels``/``id2label`` conflict in ``from_dict`` raise
-  ``ConfigValidationError`` (a ``ValueError``, as transformers raises).
-* Types that transformers 5 checks strictly are checked too, so every file we write also loads there:
-  ``output_hidden_states``/``return_dict`` None or bool; ``torchscript``, ``is_encoder_decoder``,
-  ``is_decoder``, ``add_cross_attention``, ``tie_encoder_decoder`` bools; ``chunk_size_feed_forward`` an
-  int >= 0; ``architectures`` None or a list of strings; token ids None or ints (``eos_token_id`` may be a
-  list of ints). An int given for ``layer_norm_epsilon`` or ``initializer_range`` (typed ``float`` in
-  transformers 5) is stored as a float: ``to_dict()`` stays ``==`` to transformers 4.57's, and the JSON
-  says ``1.0`` where 4.57 writes ``1``. (Checked by hand against transformers 5.24: our files load there
-  into configs equal to ones built directly.)
-* ``dtype`` given as a string stays a string (transformers turns it into a ``torch.dtype`` when torch is
-  installed); the serialized form is the same either way, and :meth:`ImageGPTConfig.to_transformers` does the
-  conversion when torch is installed.
+* Validation (the README's "Validation policy"). The rules live in the Rust core (``rust/core/src/config.rs``):
+  sizes are ints in [1, 2**63 - 1] (a bool is not an int), ``n_embd`` is divisible by ``n_head``, ``n_inner``
+  is None or >= 1, the dropouts are finite numbers in [0, 1], ``layer_norm_epsilon`` is finite and > 0,
+  ``initializer_range`` finite and >= 0, the boolean switches are bools, ``activation_function`` is one of
+  transformers' ``ACT2FN`` names, ``problem_type`` is None or one of its three values, and the
+  ``PretrainedConfig`` fields have the types transformers 5 gives them. By default only what transformers also
+  refuses raises :class:`~imagegpt_rs.errors.ConfigValidationError` (a ``ValueError``): the types transformers
+  5's strict ``ImageGPTConfig`` rejects (at construction, loading and assignment) and transformers 4.57's own
+  errors. Everything else gives one :class:`~imagegpt_rs.errors.ConfigValidationWarning` listing every problem.
+  ``strict=True`` (constructor, ``from_dict``, ``from_json_file``, ``from_pretrained``) and :meth:`validate`
+  raise for every rule. A single assignment checks that field's own rules only (never ``n_embd``/``n_head``
+  divisibility, which the next line may fix); ``update``/``update_from_string`` raise before changing anything
+  (transformers applies the keys one by one and stops at the first bad one) and warn about the merged result.
+  ``id2label``/``label2id`` that are not dicts, non-integer ``id2label`` keys and a ``num_labels``/``id2label``
+  conflict in ``from_dict`` raise ``ConfigValidationError`` (a ``ValueError``, as transformers raises).
+* An int given for ``layer_norm_epsilon`` or ``initializer_range`` (typed ``float`` in transformers 5, which
+  refuses an int) is stored as a float: ``to_dict()`` stays ``==`` to transformers 4.57's, and the JSON says
+  ``1.0`` where 4.57 writes ``1``.
+* ``dtype``: as in transformers 4.57, a dtype name becomes the ``torch.dtype`` when torch is installed (torch is
+  imported then, and only then); an unknown name raises ``ConfigValidationError`` (transformers: AttributeError).
 * A malformed JSON file raises :class:`ConfigFileError` (a ``ConfigValidationError``, so a ``ValueError``, and
   an ``OSError`` like transformers' ``from_pretrained`` error) naming the file, line and column.
 * ``from_pretrained`` reads a local directory or file; a hub id goes through ``huggingface_hub`` (imported only
@@ -53,17 +48,19 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import importlib.util
 import json
 import logging
 import operator
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from . import _native
-from .errors import ConfigValidationError
+from .errors import ConfigValidationError, ConfigValidationWarning
 
 __all__ = [
     "ImageGPTConfig",
@@ -153,10 +150,53 @@ def _read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         rule = f"line {e.lineno}, column {e.colno}: {e.msg}"
         raise ConfigFileError(f"{path} is not valid JSON: {rule}", path, e.lineno, e.colno, rule) from e
+    except RecursionError as e:
+        lineno, colno, depth = _deepest_nesting(text)
+        rule = f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
+        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
+    except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
+        m = re.search(r"-?\d{%d,}" % (_int_digit_limit() + 1), text)
+        lineno, colno = _line_col(text, m.start()) if m else (None, None)
+        where = f"line {lineno}, column {colno}: " if m else ""
+        rule = f"{where}{e}"
+        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     if not isinstance(data, dict):
         rule = f"the top level must be a JSON object, got {type(data).__name__}"
         raise ConfigFileError(f"{path}: {rule}", path, 1, 1, rule)
     return data
+
+
+def _int_digit_limit() -> int:
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+    return limit or 4300
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    lineno = text.count("\n", 0, pos) + 1
+    return lineno, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _deepest_nesting(text: str) -> tuple[int, int, int]:
+    """Line, column and depth of the deepest ``[``/``{`` (outside strings) in JSON text."""
+    depth = best = best_pos = 0
+    in_string = escaped = False
+    for pos, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > best:
+                best, best_pos = depth, pos
+        elif ch in "]}":
+            depth -= 1
+    return (*_line_col(text, best_pos), best)
 
 
 class PretrainedConfigBase:
@@ -225,17 +265,23 @@ class PretrainedConfigBase:
                 num_labels,
                 len(id2label),
             )
-        if (
-            "problem_type" not in self._validated_fields
-            and problem_type is not None
-            and problem_type not in _PROBLEM_TYPES
-        ):
-            raise ConfigValidationError.from_violations(
-                owner, [("problem_type", repr(problem_type), "must be None or one of " + ", ".join(_PROBLEM_TYPES))]
-            )
+        if problem_type is not None and problem_type not in _PROBLEM_TYPES:  # as transformers 4.57 raises
+            violations = _native.config_violations({"problem_type": problem_type})
+            raise ConfigValidationError.from_violations(owner, [v[:3] for v in violations])
         torch_dtype = kwargs.pop("torch_dtype", None)
         if torch_dtype is not None:
             dtype = dtype if dtype is not None else torch_dtype
+        if dtype is not None and isinstance(dtype, str) and _torch_available():
+            # As transformers 4.57: a dtype name becomes the torch.dtype when torch is installed (torch is
+            # imported only here, so `import imagegpt_rs` and configs without a dtype never import it).
+            import torch
+
+            try:
+                dtype = getattr(torch, dtype)
+            except AttributeError:
+                raise ConfigValidationError.from_violations(
+                    owner, [("dtype", repr(dtype), "must name a torch dtype such as 'float16' (torch is installed)")]
+                ) from None
 
         s = self._set
         s("return_dict", return_dict)
@@ -315,7 +361,7 @@ class PretrainedConfigBase:
     def _set(self, key: str, value: Any) -> None:
         """Assigns without validation, through the alias map and property setters."""
         key = type(self).attribute_map.get(key, key)
-        object.__setattr__(self, key, value)
+        _assign(self, key, value)
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._set(key, value)
@@ -328,6 +374,7 @@ class PretrainedConfigBase:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
     def _create_id_label_maps(self, num_labels: int) -> None:
+        num_labels = _label_count(type(self).__name__, num_labels)
         self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
         self.label2id = dict(zip(self.id2label.values(), self.id2label.keys()))
 
@@ -537,6 +584,8 @@ class PretrainedConfigBase:
         an ``attn_implementation`` key to ``config_dict``.
         """
         return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        strict = kwargs.pop("strict", False)
+        source = kwargs.pop("_igr_source", None)
         kwargs.pop("_from_auto", None)
         kwargs.pop("_from_pipeline", None)
         if "_commit_hash" in kwargs and "_commit_hash" in config_dict:
@@ -551,7 +600,14 @@ class PretrainedConfigBase:
         try:
             config = cls(**config_dict)
             if hasattr(config, "pruned_heads"):
-                config.pruned_heads = {int(key): value for key, value in config.pruned_heads.items()}
+                try:
+                    config.pruned_heads = {int(key): value for key, value in config.pruned_heads.items()}
+                except (AttributeError, TypeError, ValueError) as e:
+                    raise ConfigValidationError.from_violations(
+                        cls.__name__,
+                        [("pruned_heads", _short_repr(config.pruned_heads), "must be a dict with integer keys")],
+                        source=source,
+                    ) from e
             if "num_labels" in kwargs and "id2label" in kwargs:
                 num_labels = kwargs["num_labels"]
                 id2label = kwargs["id2label"] if kwargs["id2label"] is not None else []
@@ -577,22 +633,30 @@ class PretrainedConfigBase:
                 kwargs.pop(key, None)
         finally:
             _ASSEMBLING.reset(token)
-        config._validate()
+        config._validate(source=source, strict=strict, stacklevel=3 if source is None else 5)
         logger.info("Model config %s", config)
         if return_unused_kwargs:
             return config, kwargs
         return config
 
     @classmethod
-    def from_json_file(cls: type[_C], json_file: str | os.PathLike[str]) -> _C:
-        """Builds a config from a JSON file; a malformed file raises :class:`ConfigFileError` naming it."""
+    def from_json_file(cls: type[_C], json_file: str | os.PathLike[str], strict: bool = False) -> _C:
+        """Builds a config from a JSON file; a malformed file raises :class:`ConfigFileError` naming it.
+
+        ``strict=True`` (beyond transformers) raises for every rule the config breaks, not only for what
+        transformers also refuses."""
         config_dict = _read_json_file(json_file)
         token = _ASSEMBLING.set(True)
         try:
-            config = cls(**config_dict)
+            try:
+                config = cls(**config_dict)
+            except ConfigFileError:
+                raise
+            except ConfigValidationError as e:
+                raise _with_source(cls.__name__, e, os.fspath(json_file)) from None
         finally:
             _ASSEMBLING.reset(token)
-        config._validate(source=os.fspath(json_file))
+        config._validate(source=os.fspath(json_file), strict=strict, stacklevel=3)
         return config
 
     @classmethod
@@ -672,17 +736,13 @@ class PretrainedConfigBase:
                     config_dict["model_type"],
                     cls.model_type,
                 )
+        source = os.fspath(pretrained_model_name_or_path)
         try:
-            return cls.from_dict(config_dict, **kwargs)
+            return cls.from_dict(config_dict, _igr_source=source, **kwargs)
         except ConfigFileError:
             raise
         except ConfigValidationError as e:
-            source = os.fspath(pretrained_model_name_or_path)
-            if e.errors:
-                raise ConfigValidationError.from_violations(
-                    cls.__name__, [(x["field"], x["value"], x["rule"]) for x in e.errors], source=source
-                ) from None
-            raise
+            raise _with_source(cls.__name__, e, source) from None
 
     def save_pretrained(self, save_directory: str | os.PathLike[str], push_to_hub: bool = False, **kwargs: Any) -> None:
         """Writes ``config.json`` (the diff JSON) into ``save_directory``, creating it if needed.
@@ -745,8 +805,78 @@ class PretrainedConfigBase:
         """The text config: the config itself (ImageGPT has no sub-configs)."""
         return self
 
-    def _validate(self, source: str | None = None) -> None:
+    def _validate(self, source: str | None = None, strict: bool = False, stacklevel: int = 2) -> None:
         """Raises one ConfigValidationError listing every broken rule of the current state."""
+
+
+# More labels than this is taken as a hostile file: transformers would try to build the label maps
+# (num_labels=10**12 never finishes); any real classification head is far smaller.
+_MAX_LABELS = 2**24
+
+
+def _label_count(owner: str, num_labels: Any) -> int:
+    try:
+        n = operator.index(num_labels)
+    except TypeError:  # transformers raises TypeError from range()
+        error = ConfigValidationError.from_violations(
+            owner, [("num_labels", _short_repr(num_labels), f"must be an integer, got {type(num_labels).__name__}")]
+        )
+        raise _ConfigTypeError(str(error), error.errors) from None
+    if n > _MAX_LABELS:
+        raise ConfigValidationError.from_violations(
+            owner, [("num_labels", _short_repr(n), f"must be at most {_MAX_LABELS} (2**24)")]
+        )
+    return n
+
+
+def _with_source(owner: str, error: ConfigValidationError, source: str) -> ConfigValidationError:
+    """The same problems, with the message naming the file they came from."""
+    if not error.errors or source in str(error):
+        return error
+    return type(error).from_violations(  # the same class: _ConfigTypeError stays a TypeError
+        owner, [(x["field"], x["value"], x["rule"]) for x in error.errors], source=source
+    )
+
+
+def _torch_available() -> bool:
+    return "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails (e.g. an int over Python's digit limit)
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _assign(obj: Any, key: str, value: Any) -> None:
+    """``object.__setattr__`` whose failures (a property setter refusing the value, a reserved name such as
+    ``__class__`` in a config file) raise :class:`ConfigValidationError` naming the field."""
+    try:
+        object.__setattr__(obj, key, value)
+    except ConfigValidationError:
+        raise
+    except ValueError as e:  # a setter refusing the value as transformers does: keep its message
+        raise ConfigValidationError(
+            str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]
+        ) from e
+    except (TypeError, AttributeError, OverflowError, KeyError) as e:
+        # still the exception type transformers raises (AttributeError for a read-only property, TypeError
+        # for `__class__`), and a ConfigValidationError naming the field
+        base = {AttributeError: _ConfigAttributeError, TypeError: _ConfigTypeError}.get(type(e), ConfigValidationError)
+        error = ConfigValidationError.from_violations(
+            type(obj).__name__, [(str(key), _short_repr(value), f"cannot be set: {type(e).__name__}: {e}")]
+        )
+        raise base(str(error), error.errors) from e
+
+
+class _ConfigAttributeError(ConfigValidationError, AttributeError):
+    """A field that cannot be set (a read-only property): transformers raises AttributeError."""
+
+
+class _ConfigTypeError(ConfigValidationError, TypeError):
+    """A field that cannot be set to this value's type (``__class__``): transformers raises TypeError."""
 
 
 def _recursive_diff_dict(dict_a: dict[str, Any], dict_b: dict[str, Any], config_obj: Any = None) -> dict[str, Any]:
@@ -817,8 +947,11 @@ class ImageGPTConfig(PretrainedConfigBase):
             ``num_attention_heads`` and ``num_hidden_layers`` set ``n_embd``, ``n_positions``, ``n_head`` and
             ``n_layer``.
 
+        strict: (keyword, not stored) raise for every broken rule, not only for what transformers refuses.
+
     Raises:
-        ConfigValidationError: listing every field that breaks a rule (see the module docstring).
+        ConfigValidationError: for values transformers also refuses (wrong types), listing each; with
+            ``strict=True`` for every broken rule. Other problems give a ``ConfigValidationWarning``.
 
     Example:
         >>> from imagegpt_rs import ImageGPTConfig
@@ -860,6 +993,9 @@ class ImageGPTConfig(PretrainedConfigBase):
         reorder_and_upcast_attn: bool = False,
         **kwargs: Any,
     ) -> None:
+        # Our keyword when called directly; inside from_dict/from_json_file a "strict" key of the file is an
+        # ordinary attribute, as transformers keeps it.
+        strict = False if _ASSEMBLING.get() else kwargs.pop("strict", False)
         token = _ASSEMBLING.set(True)
         try:
             s = self._set
@@ -884,48 +1020,65 @@ class ImageGPTConfig(PretrainedConfigBase):
         finally:
             _ASSEMBLING.reset(token)
         if not _ASSEMBLING.get():
-            self._validate()
+            self._validate(strict=strict, stacklevel=3)
 
     # ------------------------------------------------------------------------------------- validation
 
     def _set(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
+        _assign(self, key, self._coerce(key, value))
+
+    def _coerce(self, key: str, value: Any) -> Any:
         if key in self._float_fields and type(value) is int:
             try:
-                value = float(value)
+                return float(value)
             except OverflowError:
                 pass  # too large for a float: validation reports it
-        object.__setattr__(self, key, value)
+        return value
 
     def _field_values(self) -> dict[str, Any]:
         d = self.__dict__
         return {name: d[name] for name in self._validated_fields if name in d}
 
-    def _validate(self, source: str | None = None) -> None:
-        _raise_violations(type(self).__name__, self._field_values(), source)
+    def _validate(self, source: str | None = None, strict: bool = False, stacklevel: int = 2) -> None:
+        """Raises for what transformers also refuses (or everything, ``strict``); warns for the rest."""
+        _check(type(self).__name__, self._field_values(), source, strict, stacklevel + 1)
+
+    def validate(self, raise_on_error: bool = True) -> list[dict[str, str]]:
+        """Checks every rule, including those transformers does not check (see the README's validation policy).
+
+        Returns the problems as ``{"field", "value", "rule"}`` dicts (empty when the config can build a model);
+        with ``raise_on_error`` (the default) any problem raises one :class:`ConfigValidationError` listing all.
+        """
+        violations = [v[:3] for v in _native.config_violations(self._field_values())]
+        if violations and raise_on_error:
+            raise ConfigValidationError.from_violations(type(self).__name__, violations)
+        return [{"field": f, "value": v, "rule": r} for f, v, r in violations]
 
     def __setattr__(self, key: str, value: Any) -> None:
         real = type(self).attribute_map.get(key, key)
         if real in self._validated_fields and not _ASSEMBLING.get():
-            fields = self._field_values()
-            fields[real] = value
-            _raise_violations(type(self).__name__, fields, None)
+            # This field's own rules only: a cross-field rule (n_embd divisible by n_head) is never checked on
+            # one assignment, since the next line may set the other field.
+            _check(type(self).__name__, {real: self._coerce(real, value)}, None, False, 3)
         self._set(real, value)
 
     def update(self, config_dict: Mapping[str, Any]) -> None:
-        """Sets every ``key: value`` of ``config_dict``; the merged result is validated before any change."""
+        """Sets every ``key: value`` of ``config_dict``. Values transformers 5 refuses (wrong types) raise
+        before anything changes; the merged result's other problems are warned about."""
         fields = self._field_values()
         amap = type(self).attribute_map
         for key, value in config_dict.items():
             real = amap.get(key, key)
             if real in fields or real in self._validated_fields:
                 fields[real] = value
-        _raise_violations(type(self).__name__, fields, None)
+        _check(type(self).__name__, fields, None, False, 3, warn=False)
         token = _ASSEMBLING.set(True)
         try:
             super().update(config_dict)
         finally:
             _ASSEMBLING.reset(token)
+        self._validate(stacklevel=3)
 
     # ---------------------------------------------------------------------------------------- interop
 
@@ -968,10 +1121,21 @@ class ImageGPTConfig(PretrainedConfigBase):
         return cls.from_dict(config.to_dict())
 
 
-def _raise_violations(owner: str, fields: dict[str, Any], source: str | None) -> None:
+def _check(owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True) -> None:
+    """The validation policy: every problem raises with ``strict``; otherwise only the problems transformers
+    also refuses raise (wrong types, which transformers 5's strict configs reject) and the rest are warned about
+    with one :class:`ConfigValidationWarning`."""
     violations = _native.config_violations(fields)
-    if violations:
-        raise ConfigValidationError.from_violations(owner, violations, source=source)
+    if not violations:
+        return
+    fatal = [v[:3] for v in violations if strict or v[3]]
+    if fatal:
+        raise ConfigValidationError.from_violations(owner, fatal, source=source)
+    if warn:
+        warnings.warn(
+            ConfigValidationWarning.from_violations(owner, [v[:3] for v in violations], source=source),
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _as_size(name: str, value: Any) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ImageGPTError",
     "ConfigValidationError",
+    "ConfigValidationWarning",
     "PaletteError",
     "InputError",
     "ImageDecodeError",
@@ -42,6 +43,31 @@ class ConfigValidationError(ImageGPTError, ValueError):
         lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
         errors = [{"field": f, "value": v, "rule": r} for f, v, r in violations]
         return cls("\n".join(lines), errors)
+
+
+class ConfigValidationWarning(UserWarning):
+    """A config that transformers accepts but that cannot build a working model (``n_embd`` not divisible by
+    ``n_head``, a size of 0, a dropout of 1.5, an unknown activation name, ...).
+
+    Issued instead of raising (see the README's validation policy); ``errors`` lists every problem as
+    ``{"field", "value", "rule"}`` dicts. ``warnings.simplefilter("error", ConfigValidationWarning)``,
+    ``strict=True`` or ``config.validate()`` turn these into :class:`ConfigValidationError`.
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors: list[dict[str, str]] = list(errors or [])
+
+    @classmethod
+    def from_violations(
+        cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
+    ) -> "ConfigValidationWarning":
+        where = f" (from {source})" if source else ""
+        n = len(violations)
+        lines = [f"{owner}{where} has {n} value{'s' if n != 1 else ''} that cannot build a model:"]
+        lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
+        lines.append("(accepted as transformers accepts it; strict=True or config.validate() raises)")
+        return cls("\n".join(lines), [{"field": f, "value": v, "rule": r} for f, v, r in violations])
 
 
 class PaletteError(ImageGPTError, ValueError):

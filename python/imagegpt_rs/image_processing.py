@@ -28,6 +28,7 @@ import functools
 import json
 import logging
 import os
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -248,6 +249,35 @@ def _rescale(image: np.ndarray, scale: float) -> np.ndarray:
     return (image.astype(np.float64) * scale).astype(np.float32)
 
 
+def _filter_out_non_signature_kwargs(func: Any) -> Any:
+    """Drops keyword arguments ``func`` does not take, with the ``UserWarning`` transformers 4.57 issues.
+
+    transformers decorates ``ImageGPTImageProcessor.preprocess`` with ``filter_out_non_signature_kwargs()``:
+    an unknown keyword (``processor(images, extra_argument=1)``) is ignored after a warning naming it, and the
+    function carries ``_filter_out_non_signature_kwargs = True`` (its common tests look for that mark).
+    """
+    import inspect
+
+    valid = set(inspect.signature(func).parameters)
+    func._filter_out_non_signature_kwargs = True
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        invalid = [k for k in kwargs if k not in valid]
+        if invalid:
+            names = ", ".join(f"'{k}'" for k in invalid)
+            warnings.warn(
+                f"The following named arguments are not valid for `{type(args[0]).__name__}.{func.__name__}`"
+                f" and were ignored: {names}",
+                UserWarning,
+                stacklevel=2,
+            )
+            kwargs = {k: v for k, v in kwargs.items() if k in valid}
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _reference_color_quantize(x: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """transformers' NumPy formula, for the rare inputs the Rust paths do not take (integer pixels
     that were not normalized); it keeps NumPy's integer arithmetic, wrap-around included."""
@@ -431,6 +461,7 @@ class ImageGPTImageProcessor:
         """Preprocesses an image or a batch of images (see :meth:`preprocess`)."""
         return self.preprocess(images, **kwargs)
 
+    @_filter_out_non_signature_kwargs
     def preprocess(
         self,
         images: Any,

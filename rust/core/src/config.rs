@@ -2,7 +2,9 @@
 //!
 //! The Python layer hands every validated field over as a [`Value`] (the Python object reduced to what
 //! the rules need to see) and gets back every [`Violation`] at once, each naming the field, the value
-//! and the rule it breaks.
+//! and the rule it breaks, and whether transformers refuses that value too ([`Violation::fatal`]): the
+//! Python layer raises for those and warns about the rest (values transformers accepts but that cannot
+//! build a model), or raises for every violation in strict mode.
 
 use std::fmt;
 
@@ -81,6 +83,11 @@ pub struct Violation {
     pub field: String,
     pub value: String,
     pub rule: String,
+    /// True when transformers refuses the value too: a type that transformers 5's strict
+    /// `ImageGPTConfig` rejects (at construction and on assignment). False for values
+    /// transformers accepts but that cannot build a model (sizes of 0, dropouts outside [0, 1], an
+    /// unknown activation, `n_embd` not divisible by `n_head`, integers beyond 64 bits, ...).
+    pub fatal: bool,
 }
 
 impl fmt::Display for Violation {
@@ -153,46 +160,64 @@ pub const PROBLEM_TYPES: &[&str] = &[
     "multi_label_classification",
 ];
 
-/// The validated fields of `ImageGPTConfig` and their rules, in signature order.
-const FIELD_RULES: &[(&str, Rule)] = &[
-    ("vocab_size", Rule::PositiveInt),
-    ("n_positions", Rule::PositiveInt),
-    ("n_embd", Rule::PositiveInt),
-    ("n_layer", Rule::PositiveInt),
-    ("n_head", Rule::PositiveInt),
-    ("n_inner", Rule::OptionalPositiveInt),
-    ("activation_function", Rule::Activation),
-    ("resid_pdrop", Rule::Probability),
-    ("embd_pdrop", Rule::Probability),
-    ("attn_pdrop", Rule::Probability),
-    ("layer_norm_epsilon", Rule::PositiveFinite),
-    ("initializer_range", Rule::NonNegativeFinite),
-    ("scale_attn_weights", Rule::Bool),
-    ("use_cache", Rule::Bool),
-    ("tie_word_embeddings", Rule::Bool),
-    ("scale_attn_by_inverse_layer_idx", Rule::Bool),
-    ("reorder_and_upcast_attn", Rule::Bool),
-    ("problem_type", Rule::ProblemType),
-    // PretrainedConfig fields that transformers 5 types strictly (so a file we write loads there too).
-    ("output_hidden_states", Rule::OptionalBool),
-    ("return_dict", Rule::OptionalBool),
-    ("torchscript", Rule::Bool),
-    ("is_encoder_decoder", Rule::Bool),
-    ("is_decoder", Rule::Bool),
-    ("add_cross_attention", Rule::Bool),
-    ("tie_encoder_decoder", Rule::Bool),
-    ("chunk_size_feed_forward", Rule::NonNegativeInt),
-    ("architectures", Rule::OptionalStrList),
-    ("bos_token_id", Rule::OptionalInt),
-    ("pad_token_id", Rule::OptionalInt),
-    ("eos_token_id", Rule::OptionalIntOrIntList),
-    ("sep_token_id", Rule::OptionalInt),
-    ("decoder_start_token_id", Rule::OptionalInt),
+/// Typed: transformers 5's `@strict` `ImageGPTConfig` declares the field's type and rejects other
+/// types (checked against transformers 5.24), so a type error there is fatal.
+const TYPED: bool = true;
+const UNTYPED: bool = false;
+
+/// The validated fields of `ImageGPTConfig`, their rules, and whether transformers 5 types them
+/// strictly, in signature order.
+const FIELD_RULES: &[(&str, Rule, bool)] = &[
+    ("vocab_size", Rule::PositiveInt, TYPED),
+    ("n_positions", Rule::PositiveInt, TYPED),
+    ("n_embd", Rule::PositiveInt, TYPED),
+    ("n_layer", Rule::PositiveInt, TYPED),
+    ("n_head", Rule::PositiveInt, TYPED),
+    ("n_inner", Rule::OptionalPositiveInt, TYPED),
+    ("activation_function", Rule::Activation, TYPED),
+    ("resid_pdrop", Rule::Probability, TYPED),
+    ("embd_pdrop", Rule::Probability, TYPED),
+    ("attn_pdrop", Rule::Probability, TYPED),
+    ("layer_norm_epsilon", Rule::PositiveFinite, TYPED),
+    ("initializer_range", Rule::NonNegativeFinite, TYPED),
+    ("scale_attn_weights", Rule::Bool, TYPED),
+    ("use_cache", Rule::Bool, TYPED),
+    ("tie_word_embeddings", Rule::Bool, TYPED),
+    ("scale_attn_by_inverse_layer_idx", Rule::Bool, TYPED),
+    ("reorder_and_upcast_attn", Rule::Bool, TYPED),
+    // transformers 4.57 refuses other values at construction only (the Python layer raises there), and
+    // transformers 5 not at all: a warning on assignment, an error in strict mode.
+    ("problem_type", Rule::ProblemType, UNTYPED),
+    // PretrainedConfig fields: transformers 5.24 types only add_cross_attention and the pad/bos/eos ids
+    // of ImageGPTConfig; the others are checked in strict mode (and warned about) only.
+    ("output_hidden_states", Rule::OptionalBool, UNTYPED),
+    ("return_dict", Rule::OptionalBool, UNTYPED),
+    ("torchscript", Rule::Bool, UNTYPED),
+    ("is_encoder_decoder", Rule::Bool, UNTYPED),
+    ("is_decoder", Rule::Bool, UNTYPED),
+    ("add_cross_attention", Rule::Bool, TYPED),
+    ("tie_encoder_decoder", Rule::Bool, UNTYPED),
+    ("chunk_size_feed_forward", Rule::NonNegativeInt, UNTYPED),
+    ("architectures", Rule::OptionalStrList, UNTYPED),
+    ("bos_token_id", Rule::OptionalInt, TYPED),
+    ("pad_token_id", Rule::OptionalInt, TYPED),
+    ("eos_token_id", Rule::OptionalIntOrIntList, TYPED),
+    ("sep_token_id", Rule::OptionalInt, UNTYPED),
+    ("decoder_start_token_id", Rule::OptionalInt, UNTYPED),
 ];
 
 /// Names of the fields that [`validate_imagegpt_config`] checks.
 pub fn validated_fields() -> impl Iterator<Item = &'static str> {
-    FIELD_RULES.iter().map(|(name, _)| *name)
+    FIELD_RULES.iter().map(|(name, _, _)| *name)
+}
+
+/// What kind of rule a value breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broken {
+    /// The value has the wrong type.
+    Type,
+    /// The type is right but the value cannot build a model.
+    Value,
 }
 
 fn as_number(v: &Value) -> Option<f64> {
@@ -204,21 +229,29 @@ fn as_number(v: &Value) -> Option<f64> {
     }
 }
 
-fn check(rule: Rule, v: &Value) -> Result<(), String> {
+fn check(rule: Rule, v: &Value) -> Result<(), (String, Broken)> {
+    use Broken::{Type, Value as Val};
     let got = v.type_name();
     match rule {
         Rule::PositiveInt | Rule::OptionalPositiveInt => match v {
             Value::None if matches!(rule, Rule::OptionalPositiveInt) => Ok(()),
             Value::Int(i) if *i >= 1 => Ok(()),
-            Value::BigInt(s) if !s.starts_with('-') => Ok(()),
-            Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 1".into()),
-            _ => Err(format!(
-                "must be an integer >= 1{}, got {got}",
-                if matches!(rule, Rule::OptionalPositiveInt) {
-                    " or None"
-                } else {
-                    ""
-                }
+            Value::BigInt(_) => Err((
+                "must be an integer in [1, 2**63 - 1] (a size beyond 64 bits cannot build a model)"
+                    .into(),
+                Val,
+            )),
+            Value::Int(_) => Err(("must be an integer >= 1".into(), Val)),
+            _ => Err((
+                format!(
+                    "must be an integer >= 1{}, got {got}",
+                    if matches!(rule, Rule::OptionalPositiveInt) {
+                        " or None"
+                    } else {
+                        ""
+                    }
+                ),
+                Type,
             )),
         },
         Rule::Probability | Rule::PositiveFinite | Rule::NonNegativeFinite => {
@@ -228,7 +261,7 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
                 _ => "a finite number >= 0",
             };
             match as_number(v) {
-                None => Err(format!("must be {what}, got {got}")),
+                None => Err((format!("must be {what}, got {got}"), Type)),
                 Some(x) => {
                     let ok = x.is_finite()
                         && match rule {
@@ -239,35 +272,48 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
                     if ok {
                         Ok(())
                     } else {
-                        Err(format!("must be {what}"))
+                        Err((format!("must be {what}"), Val))
                     }
                 }
             }
         }
         Rule::Bool => match v {
             Value::Bool(_) => Ok(()),
-            _ => Err(format!("must be a bool (True or False), got {got}")),
+            _ => Err((format!("must be a bool (True or False), got {got}"), Type)),
         },
-        Rule::Activation => match v {
-            Value::Str(s) if ACTIVATION_FUNCTIONS.contains(&s.as_str()) => Ok(()),
-            _ => Err(format!(
-                "must be one of transformers' activation names: {}",
-                ACTIVATION_FUNCTIONS.join(", ")
-            )),
-        },
+        Rule::Activation => {
+            let names = ACTIVATION_FUNCTIONS.join(", ");
+            match v {
+                Value::Str(s) if ACTIVATION_FUNCTIONS.contains(&s.as_str()) => Ok(()),
+                Value::Str(_) => Err((
+                    format!("must be one of transformers' activation names: {names}"),
+                    Val,
+                )),
+                _ => Err((
+                    format!("must be one of transformers' activation names: {names}, got {got}"),
+                    Type,
+                )),
+            }
+        }
         Rule::OptionalBool => match v {
             Value::None | Value::Bool(_) => Ok(()),
-            _ => Err(format!("must be None or a bool (True or False), got {got}")),
+            _ => Err((
+                format!("must be None or a bool (True or False), got {got}"),
+                Type,
+            )),
         },
         Rule::NonNegativeInt => match v {
             Value::Int(i) if *i >= 0 => Ok(()),
-            Value::BigInt(s) if !s.starts_with('-') => Ok(()),
-            Value::Int(_) | Value::BigInt(_) => Err("must be an integer >= 0".into()),
-            _ => Err(format!("must be an integer >= 0, got {got}")),
+            Value::BigInt(_) => Err(("must be an integer in [0, 2**63 - 1]".into(), Val)),
+            Value::Int(_) => Err(("must be an integer >= 0".into(), Val)),
+            _ => Err((format!("must be an integer >= 0, got {got}"), Type)),
         },
         Rule::OptionalInt => match v {
             Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
-            _ => Err(format!("must be None or an integer token id, got {got}")),
+            _ => Err((
+                format!("must be None or an integer token id, got {got}"),
+                Type,
+            )),
         },
         Rule::OptionalIntOrIntList => match v {
             Value::None | Value::Int(_) | Value::BigInt(_) => Ok(()),
@@ -278,31 +324,35 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
             {
                 Ok(())
             }
-            Value::List(_) => Err(
+            Value::List(_) => Err((
                 "must be None, an integer token id or a list of them; the list holds a non-integer"
                     .into(),
-            ),
-            _ => Err(format!(
-                "must be None, an integer token id or a list of them, got {got}"
+                Type,
+            )),
+            _ => Err((
+                format!("must be None, an integer token id or a list of them, got {got}"),
+                Type,
             )),
         },
         Rule::OptionalStrList => match v {
             Value::None => Ok(()),
             Value::List(items) if items.iter().all(|x| matches!(x, Value::Str(_))) => Ok(()),
-            Value::List(_) => Err(
+            Value::List(_) => Err((
                 "must be None or a list of class names (strings); the list holds a non-string"
                     .into(),
-            ),
-            _ => Err(format!(
-                "must be None or a list of class names (strings), got {got}"
+                Type,
+            )),
+            _ => Err((
+                format!("must be None or a list of class names (strings), got {got}"),
+                Type,
             )),
         },
         Rule::ProblemType => match v {
             Value::None => Ok(()),
             Value::Str(s) if PROBLEM_TYPES.contains(&s.as_str()) => Ok(()),
-            _ => Err(format!(
-                "must be None or one of {}",
-                PROBLEM_TYPES.join(", ")
+            _ => Err((
+                format!("must be None or one of {}", PROBLEM_TYPES.join(", ")),
+                Type,
             )),
         },
     }
@@ -314,24 +364,27 @@ fn check(rule: Rule, v: &Value) -> Result<(), String> {
 pub fn validate_imagegpt_config(fields: &[(String, Value)]) -> Vec<Violation> {
     let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let mut out = Vec::new();
-    for (name, rule) in FIELD_RULES {
+    for (name, rule, typed) in FIELD_RULES {
         if let Some(v) = get(name) {
-            if let Err(rule_text) = check(*rule, v) {
+            if let Err((rule_text, broken)) = check(*rule, v) {
                 out.push(Violation {
                     field: (*name).to_string(),
                     value: v.to_string(),
                     rule: rule_text,
+                    fatal: *typed && broken == Broken::Type,
                 });
             }
         }
     }
-    // Cross-field rule: the attention heads split the embedding evenly.
+    // Cross-field rule: the attention heads split the embedding evenly (transformers 4.57 and 5 accept
+    // any pair; building the model fails).
     if let (Some(Value::Int(n_embd)), Some(Value::Int(n_head))) = (get("n_embd"), get("n_head")) {
         if *n_embd >= 1 && *n_head >= 1 && n_embd % n_head != 0 {
             out.push(Violation {
                 field: "n_embd".into(),
                 value: n_embd.to_string(),
                 rule: format!("must be divisible by n_head ({n_head})"),
+                fatal: false,
             });
         }
     }
@@ -354,6 +407,7 @@ pub fn check_compatible(
                 field: "n_clusters".into(),
                 value: k.to_string(),
                 rule: "must be an integer >= 1".into(),
+                fatal: true,
             });
         } else if Some(vocab_size) != k.checked_add(1) {
             out.push(Violation {
@@ -364,6 +418,7 @@ pub fn check_compatible(
                     k,
                     i128::from(k) + 1
                 ),
+                fatal: true,
             });
         }
     }
@@ -373,6 +428,7 @@ pub fn check_compatible(
                 field: "image_size".into(),
                 value: format!("({h}, {w})"),
                 rule: "height and width must be integers >= 1".into(),
+                fatal: true,
             });
         } else {
             let pixels = i128::from(h) * i128::from(w);
@@ -383,6 +439,7 @@ pub fn check_compatible(
                     rule: format!(
                         "must be >= height * width = {h} * {w} = {pixels} (one position per pixel)"
                     ),
+                    fatal: true,
                 });
             }
         }
@@ -577,6 +634,72 @@ mod tests {
             Value::List(vec![Value::Int(1), Value::Str("a".into())]).to_string(),
             "[1, \"a\"]"
         );
+    }
+
+    #[test]
+    fn fatal_only_for_what_transformers_refuses() {
+        let not_fatal = [
+            ("n_embd", Value::Int(0)),
+            ("resid_pdrop", Value::Float(1.5)),
+            ("layer_norm_epsilon", Value::Float(f64::NAN)),
+            ("activation_function", Value::Str("nope".into())),
+            (
+                "n_head",
+                Value::BigInt("1000000000000000000000000000000".into()),
+            ),
+            ("is_decoder", Value::Str("yes".into())),
+            ("chunk_size_feed_forward", Value::Float(1.5)),
+            ("architectures", Value::Str("ImageGPTModel".into())),
+            ("sep_token_id", Value::Bool(false)),
+            ("problem_type", Value::Str("ranking".into())),
+        ];
+        for (name, v) in not_fatal {
+            let got = validate_imagegpt_config(&[(name.to_string(), v.clone())]);
+            assert_eq!(got.len(), 1, "{name} = {v}");
+            assert!(!got[0].fatal, "{name} = {v}");
+        }
+        let fatal = [
+            ("n_layer", Value::Str("24".into())),
+            ("n_embd", Value::Float(512.0)),
+            ("use_cache", Value::Int(1)),
+            ("resid_pdrop", Value::None),
+            ("n_inner", Value::Float(2048.0)),
+            ("activation_function", Value::Int(1)),
+            ("eos_token_id", Value::Float(2.0)),
+            ("add_cross_attention", Value::Int(0)),
+        ];
+        for (name, v) in fatal {
+            let got = validate_imagegpt_config(&[(name.to_string(), v.clone())]);
+            assert_eq!(got.len(), 1, "{name} = {v}");
+            assert!(got[0].fatal, "{name} = {v}");
+        }
+        let divisibility = validate_imagegpt_config(&official(37, 8, 24));
+        assert_eq!(divisibility.len(), 1);
+        assert!(!divisibility[0].fatal);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_reported() {
+        let big = Value::BigInt("1000000000000000000000000000000".into());
+        let v = validate_imagegpt_config(&set(official(512, 8, 24), "n_head", big));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].field, "n_head");
+        assert!(v[0].rule.contains("2**63"), "{}", v[0].rule);
+        let f = set(
+            official(512, 3, 24),
+            "n_embd",
+            Value::BigInt("18446744073709551616".into()),
+        );
+        let fields: Vec<String> = validate_imagegpt_config(&f)
+            .into_iter()
+            .map(|x| x.field)
+            .collect();
+        assert_eq!(fields, vec!["n_embd"]);
+        let v = validate_imagegpt_config(&[(
+            "chunk_size_feed_forward".to_string(),
+            Value::BigInt("9".repeat(400)),
+        )]);
+        assert_eq!(v.len(), 1);
     }
 
     #[test]

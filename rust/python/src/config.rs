@@ -22,12 +22,13 @@ fn to_value_at(obj: &Bound<'_, PyAny>, top: bool) -> PyResult<Value> {
         return Ok(Value::Float(f.value()));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::Str(s.to_str()?.to_owned()));
+        // Lossy: a lone surrogate (valid in a Python str, not in UTF-8) is shown as U+FFFD.
+        return Ok(Value::Str(s.to_string_lossy().into_owned()));
     }
     if obj.is_instance_of::<PyInt>() {
         return Ok(match obj.extract::<i64>() {
             Ok(i) => Value::Int(i),
-            Err(_) => Value::BigInt(obj.str()?.to_str()?.to_owned()),
+            Err(_) => Value::BigInt(big_int_text(obj)?),
         });
     }
     if top && (obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
@@ -37,11 +38,26 @@ fn to_value_at(obj: &Bound<'_, PyAny>, top: bool) -> PyResult<Value> {
         }
         return Ok(Value::List(items));
     }
-    let type_name = obj.get_type().name()?.to_str()?.to_owned();
-    Ok(Value::Other {
-        repr: obj.repr()?.to_str()?.to_owned(),
-        type_name,
-    })
+    let type_name = obj.get_type().name()?.to_string_lossy().into_owned();
+    let repr = match obj.repr() {
+        Ok(r) => r.to_string_lossy().into_owned(),
+        Err(_) => format!("<{type_name} object>"),
+    };
+    Ok(Value::Other { repr, type_name })
+}
+
+/// The decimal text of an int beyond i64, or (over Python's int digit limit, where `str()` raises) its
+/// sign and bit length: the rules only need to know it is an int too large for 64 bits.
+fn big_int_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.str() {
+        return Ok(s.to_string_lossy().into_owned());
+    }
+    let negative = obj.lt(0)?;
+    let bits: u64 = obj.call_method0("bit_length")?.extract()?;
+    Ok(format!(
+        "{}<an integer of {bits} bits>",
+        if negative { "-" } else { "" }
+    ))
 }
 
 fn to_tuples(v: Vec<Violation>) -> Vec<(String, String, String)> {
@@ -49,16 +65,20 @@ fn to_tuples(v: Vec<Violation>) -> Vec<(String, String, String)> {
 }
 
 /// Checks the validated fields present in `fields` (a dict) and returns every violation as
-/// `(field, value, rule)` tuples, in field order; an empty list when the config is valid.
+/// `(field, value, rule, fatal)` tuples, in field order; an empty list when the config is valid.
+/// `fatal` is true when transformers refuses the value too (see `Violation::fatal`).
 #[pyfunction]
-fn config_violations(fields: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String, String)>> {
+fn config_violations(fields: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String, String, bool)>> {
     let mut values = Vec::with_capacity(fields.len());
     for name in config::validated_fields() {
         if let Some(v) = fields.get_item(name)? {
             values.push((name.to_owned(), to_value(&v)?));
         }
     }
-    Ok(to_tuples(config::validate_imagegpt_config(&values)))
+    Ok(config::validate_imagegpt_config(&values)
+        .into_iter()
+        .map(|x| (x.field, x.value, x.rule, x.fatal))
+        .collect())
 }
 
 /// The names of the fields `config_violations` checks.
