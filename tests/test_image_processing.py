@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -245,19 +247,21 @@ class _Records:
     """Collects the messages a logger emits (transformers' loggers do not propagate to the root)."""
 
     def __init__(self, name):
-        import logging
-
         self.logger = logging.getLogger(name)
         self.messages = []
         self.handler = logging.Handler(logging.WARNING)
         self.handler.emit = lambda record: self.messages.append((record.levelname, record.getMessage()))
 
     def __enter__(self):
+        # Other test modules turn transformers' verbosity down (set_verbosity_error); look at warnings here.
+        self.level = self.logger.level
+        self.logger.setLevel(logging.WARNING)
         self.logger.addHandler(self.handler)
         return self.messages
 
     def __exit__(self, *exc):
         self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
 
 
 @pytest.mark.parametrize("shape", [(3, 5, 3), (1, 4, 1), (3, 7, 1), (1, 6, 3), (3, 1, 3)])
