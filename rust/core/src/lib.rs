@@ -9,6 +9,7 @@
 //!   [`png_scanlines`]: its fast path for PNG pixel data (inflate + SIMD unfiltering).
 //! - [`pipeline`]: decode, resize and quantize a batch in parallel; [`parallel`]: the worker pool.
 //! - [`kmeans`]: palette fitting; [`buffers`]: fallible zeroed buffers.
+//! - [`tar`]: a strict tar reader (WebDataset shards) listing members for the pipeline.
 
 pub mod buffers;
 pub mod config;
@@ -20,3 +21,4 @@ pub mod pipeline;
 pub mod png_scanlines;
 pub mod quantize;
 pub mod resize;
+pub mod tar;

@@ -257,6 +257,55 @@ impl EncodeJob {
         self.run(py, &sources, true)
     }
 
+    /// Encodes byte ranges of one file (the members of a tar shard): `offsets[i]`, `sizes[i]`. The
+    /// ranges are read in order on one thread (sequential I/O, the chunk's bytes only in memory),
+    /// then decoded in parallel; a range that cannot be read fails alone, with the read error.
+    fn run_ranges<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        offsets: Vec<u64>,
+        sizes: Vec<u64>,
+    ) -> PyResult<RunResult<'py>> {
+        if offsets.len() != sizes.len() {
+            return Err(py_error(
+                py,
+                "InputError",
+                format!("{} offsets but {} sizes", offsets.len(), sizes.len()),
+            ));
+        }
+        let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
+                Err(e) => {
+                    return sizes
+                        .iter()
+                        .map(|_| Err(format!("cannot read: {e}")))
+                        .collect()
+                }
+            };
+            offsets
+                .iter()
+                .zip(&sizes)
+                .map(|(&o, &n)| {
+                    imagegpt_core::tar::read_range(&mut file, o, n)
+                        .map_err(|e| format!("cannot read: {e}"))
+                })
+                .collect()
+        });
+        let sources: Vec<Source<'_>> = blobs
+            .iter()
+            .map(|b| Source::Bytes(b.as_deref().unwrap_or(&[])))
+            .collect();
+        let (ids, ok, mut failures) = self.run(py, &sources, true)?;
+        for (i, reason) in &mut failures {
+            if let Some(Err(e)) = blobs.get(*i) {
+                reason.clone_from(e);
+            }
+        }
+        Ok((ids, ok, failures))
+    }
+
     /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
     fn run_arrays<'py>(
         &self,
