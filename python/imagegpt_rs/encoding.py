@@ -229,30 +229,27 @@ def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> 
         raise
 
 
-def _write_shard(out_dir: str, shard: int, fmt: str, ids: np.ndarray, idx: np.ndarray, paths: list[str]) -> list[str]:
+def _write_shard(
+    out_dir: str,
+    shard: int,
+    fmt: str,
+    ids: np.ndarray,
+    idx: np.ndarray,
+    paths: list[str],
+    columns: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[str]:
     stem = f"shard-{shard:05d}"
     if fmt == "npy":
         files = [f"{stem}.npy", f"{stem}.index.npy"]
         _atomic_write(os.path.join(out_dir, files[1]), lambda f: np.save(f, idx))
         _atomic_write(os.path.join(out_dir, files[0]), lambda f: np.save(f, ids))
         return files
-    if fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as err:
-            raise ImportError("--format parquet needs pyarrow: pip install pyarrow") from err
-        table = pa.table(
-            {
-                "index": pa.array(idx, pa.int64()),
-                "path": pa.array([paths[i] for i in idx], pa.string()),
-                "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(ids.reshape(-1)), ids.shape[1]),
-            }
-        )
-        name = f"{stem}.parquet"
-        _atomic_write(os.path.join(out_dir, name), lambda f: pq.write_table(table, f))
-        return [name]
-    raise ValueError(f"format must be 'npy' or 'parquet', got {fmt!r}")
+    if fmt in ("parquet", "webdataset"):
+        from .writers import write_shard
+
+        return write_shard(_atomic_write, out_dir, stem, fmt, ids, idx, paths, columns, metadata)
+    raise ValueError(f"format must be 'npy', 'parquet' or 'webdataset', got {fmt!r}")
 
 
 def encode_to_directory(
@@ -270,8 +267,15 @@ def encode_to_directory(
     max_pixels: int | None = None,
     draft: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    image_column: str | None = None,
+    keep_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Encodes every input image into shards in ``out_dir`` and returns the manifest.
+
+    Inputs may also be WebDataset ``.tar`` shards (each image member is an input) and ``.parquet``
+    files (each row of ``image_column`` is an input; ``keep_columns`` are carried into parquet and
+    webdataset shards); see :mod:`imagegpt_rs.containers`. ``fmt`` is ``npy``, ``parquet`` or
+    ``webdataset`` (see :mod:`imagegpt_rs.writers`).
 
     Each shard covers ``shard_size`` consecutive inputs: ``shard-NNNNN.npy`` (ids of its good images,
     in order) with ``shard-NNNNN.index.npy`` (their input indices), or one ``shard-NNNNN.parquet`` with
@@ -283,7 +287,12 @@ def encode_to_directory(
     _check_on_error(on_error)
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    paths = expand_inputs(inputs)
+    from .containers import expand_sources
+
+    if fmt not in ("npy", "parquet", "webdataset"):
+        raise ValueError(f"format must be 'npy', 'parquet' or 'webdataset', got {fmt!r}")
+    sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
+    paths = sources.names
     proc = _processor(processor)
     job = _job(proc, dtype, num_threads, max_pixels, draft)
     out = os.fspath(out_dir)
@@ -296,6 +305,8 @@ def encode_to_directory(
         "sequence_length": job.sequence_length,
         "processor": proc.to_dict(),
     }
+    if image_column is not None or keep_columns:
+        settings.update(image_column=image_column, keep_columns=list(keep_columns))
     manifest: dict[str, Any] = {"version": 1, **settings, "sources": paths, "shards": [], "complete": False}
     if os.path.exists(manifest_path):
         if not resume:
@@ -325,20 +336,25 @@ def encode_to_directory(
         if start in done_starts:
             continue
         stop = min(start + shard_size, total)
-        ids_parts, idx_parts, shard_failures = [], [], []
+        ids_parts, idx_parts, shard_failures, extras = [], [], [], []
         for c in range(start, stop, chunk_size):
-            names = paths[c : min(c + chunk_size, stop)]
-            ids, idx, fails = _run(job, names, c, names, on_error, "paths")
+            ids, idx, fails, extra = sources.encode(job, c, min(c + chunk_size, stop), on_error)
             ids_parts.append(ids)
             idx_parts.append(idx)
             shard_failures.extend(fails)
-            done += len(names)
+            extras.append(extra)
+            done += min(c + chunk_size, stop) - c
             failed += len(fails)
             if progress is not None:
                 progress(done, total, failed)
         ids = np.concatenate(ids_parts) if ids_parts else np.zeros((0, job.sequence_length), job.dtype)
         idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)
-        files = _write_shard(out, shard, fmt, ids, idx, paths)
+        columns = None
+        if fmt != "npy":
+            from .containers import merge_columns
+
+            columns = merge_columns(extras)
+        files = _write_shard(out, shard, fmt, ids, idx, paths, columns, settings)
         manifest["shards"].append(
             {
                 "start": start,
@@ -365,11 +381,11 @@ def load_directory(out_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndar
             ids.append(np.load(os.path.join(out, s["files"][0])))
             idx.append(np.load(os.path.join(out, s["files"][1])))
         else:
-            import pyarrow.parquet as pq
+            from .writers import read_shard
 
-            t = pq.read_table(os.path.join(out, s["files"][0]))
-            idx.append(t.column("index").to_numpy())
-            ids.append(np.stack(t.column("input_ids").to_pylist()).astype(manifest["dtype"]))
+            i, x = read_shard(out, s, manifest)
+            ids.append(i)
+            idx.append(x)
     length = manifest["sequence_length"]
     if not ids:
         return np.zeros((0, length), manifest["dtype"]), np.zeros(0, np.int64), manifest

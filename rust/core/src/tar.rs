@@ -235,7 +235,12 @@ pub fn index_tar<R: Read + Seek>(mut r: R, len: u64) -> TarIndex {
                 break;
             }
             Err(e) => {
-                fail(&mut index, pos, None, format!("bad checksum field: {e}"));
+                fail(
+                    &mut index,
+                    pos,
+                    None,
+                    format!("bad checksum field, {e} (not a tar archive, or a damaged one)"),
+                );
                 break;
             }
         }
