@@ -162,7 +162,7 @@ class _Parquet:
             group = int(np.searchsorted(self.group_starts, a, side="right") - 1)
             columns = [self.column] + [c for c in self.keep if c != self.column]
             self._it = self.file.iter_batches(
-                batch_size=1024, row_groups=range(group, self.file.num_row_groups), columns=columns
+                batch_size=128, row_groups=range(group, self.file.num_row_groups), columns=columns
             )
             self._pos = int(self.group_starts[group])
             self._buffer = None

@@ -276,7 +276,8 @@ impl EncodeJob {
         }
         let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
             let mut file = match std::fs::File::open(&path) {
-                Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
+                // Unbuffered: each member is one seek and one read of exactly its bytes.
+                Ok(f) => f,
                 Err(e) => {
                     return sizes
                         .iter()

@@ -1,7 +1,6 @@
 //! Bindings of `imagegpt_core::tar`: the member listing of a tar shard.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 
 use imagegpt_core::tar::index_tar;
@@ -24,7 +23,9 @@ fn tar_index(py: Python<'_>, path: PathBuf) -> PyResult<IndexResult<'_>> {
     let index = py.detach(|| -> std::io::Result<_> {
         let file = File::open(&path)?;
         let len = file.metadata()?.len();
-        Ok(index_tar(BufReader::with_capacity(1 << 16, file), len))
+        // Unbuffered: the reader seeks to every header and reads 512 bytes, so a buffer would only
+        // read member data it then discards.
+        Ok(index_tar(file, len))
     })?;
     let mut names = Vec::with_capacity(index.members.len());
     let mut offsets = Vec::with_capacity(index.members.len());
