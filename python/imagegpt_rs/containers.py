@@ -161,8 +161,12 @@ class _Parquet:
         if self._it is None or self._pos < 0 or a < self._pos:
             group = int(np.searchsorted(self.group_starts, a, side="right") - 1)
             columns = [self.column] + [c for c in self.keep if c != self.column]
-            self._it = self.file.iter_batches(
-                batch_size=128, row_groups=range(group, self.file.num_row_groups), columns=columns
+            # One row group at a time: given them all, pyarrow pre-buffers every row group's column
+            # chunks at once (the whole file's images in memory).
+            self._it = (
+                batch
+                for g in range(group, self.file.num_row_groups)
+                for batch in self.file.iter_batches(batch_size=128, row_groups=[g], columns=columns)
             )
             self._pos = int(self.group_starts[group])
             self._buffer = None
@@ -178,42 +182,42 @@ class _Parquet:
             raise ValueError(f"{self.path}: rows {a}..{b} are missing (the file changed?)")
         skip = a - self._pos
         out = self._buffer.slice(skip, b - a)
-        # Drop what is consumed.
-        self._buffer = self._buffer.slice(b - self._pos)
+        # Drop what is consumed (a table of no rows holds no buffers).
+        rest = self._buffer.num_rows - (b - self._pos)
+        self._buffer = self._buffer.slice(b - self._pos) if rest > 0 else None
         self._pos = b
-        return out.combine_chunks()
+        return out
 
     def encode(self, job: Any, a: int, b: int):
         import pyarrow as pa
 
         table = self._rows(a, b)
-        col = table.column(self.column).combine_chunks()
         base = os.path.dirname(os.path.abspath(self.path))
         failures: list[tuple[int, str, str]] = []
-        if pa.types.is_struct(col.type):
-            blobs = col.field("bytes").to_pylist()
-            paths = col.field("path").to_pylist() if col.type.get_field_index("path") >= 0 else [None] * len(blobs)
-            valid = col.is_valid().to_pylist()
-            for i, (blob, p) in enumerate(zip(blobs, paths)):
-                if blob is not None and valid[i]:
-                    continue
-                if not valid[i] or p is None:
-                    blobs[i] = b""
-                    failures.append((i, f"{self.path}: row {a + i}", "no image (null bytes and null path)"))
-                    continue
-                full = p if os.path.isabs(p) else os.path.join(base, p)
-                try:
-                    with open(full, "rb") as f:
-                        blobs[i] = f.read()
-                except OSError as err:
-                    blobs[i] = b""
-                    failures.append((i, f"{self.path}: row {a + i}", f"cannot read {full}: {err.strerror or err}"))
-        else:
-            blobs = col.to_pylist()
-            for i, blob in enumerate(blobs):
-                if blob is None:
-                    blobs[i] = b""
-                    failures.append((i, f"{self.path}: row {a + i}", "no image (null)"))
+        blobs: list[Any] = []
+        paths: list[Any] = []
+        for chunk in table.column(self.column).chunks:
+            if pa.types.is_struct(chunk.type):
+                # flatten(): the children with the chunk's offset and nulls applied (field() may not).
+                children = dict(zip((f.name for f in chunk.type), chunk.flatten()))
+                blobs += children["bytes"].to_pylist()
+                paths += children["path"].to_pylist() if "path" in children else [None] * len(chunk)
+            else:
+                blobs += chunk.to_pylist()
+                paths += [None] * len(chunk)
+        for i, (blob, p) in enumerate(zip(blobs, paths)):
+            if blob is not None:
+                continue
+            blobs[i] = b""
+            if p is None:
+                failures.append((i, f"{self.path}: row {a + i}", "no image (null bytes and null path)"))
+                continue
+            full = p if os.path.isabs(p) else os.path.join(base, p)
+            try:
+                with open(full, "rb") as f:
+                    blobs[i] = f.read()
+            except OSError as err:
+                failures.append((i, f"{self.path}: row {a + i}", f"cannot read {full}: {err.strerror or err}"))
         ids, ok, errors = job.run_bytes(blobs)
         pre = {i for i, _, _ in failures}
         failures += [(i, f"{self.path}: row {a + i}", r) for i, r in errors if i not in pre]
