@@ -129,6 +129,11 @@ def test_broken_archives_name_the_shard_and_member(tmp_path, samples, photo_pale
         encode_sources([cut], processor)
     result = encode_sources([cut], processor, on_error="skip")
     assert len(result) == 1 and len(result.failures) == 1
+    # Followed by a sound shard (both in one native call): the damage is one failed item between them.
+    result = encode_sources([cut, whole], processor, on_error="skip")
+    np.testing.assert_array_equal(result.indices, [0, 2, 3])
+    assert [f.index for f in result.failures] == [1] and result.keys == ["x", "x", "y"]
+    np.testing.assert_array_equal(result.ids, _reference([blob] * 3, photo_palette, 8))
     garbage = tmp_path / "garbage.tar"
     garbage.write_bytes(os.urandom(4096))
     with pytest.raises(ImageDecodeError, match=r"garbage\.tar: damaged tar: header at byte 0: bad (header )?checksum"):

@@ -98,13 +98,28 @@ class _Tar:
             out.append(f"{self.path}:<damaged>")
         return out
 
-    def encode(self, job: Any, a: int, b: int):
-        n = len(self.members)
-        ids, ok, errors = job.run_ranges(self.path, self.offsets[a:min(b, n)].tolist(), self.sizes[a:min(b, n)].tolist())
-        failures = [(i, f"{self.path}: member '{self.members[a + i]}'", r) for i, r in errors]
-        if b > n and self.error is not None:
-            failures.append((n - a, f"{self.path}", self.error))
-        return ids, ok, failures, {"key": [wds_key(self.members[a + i]) for i in ok]}
+
+def _encode_tars(job: Any, segments: list[tuple[Any, int, int]]):
+    """Encodes items a..b of each of several consecutive tar shards in one native call (so that the
+    members of small shards share one parallel batch); positions are relative to the first item."""
+    paths, files, offsets, sizes, call_pos, call_member = [], [], [], [], [], []
+    pre: list[tuple[int, str, str]] = []
+    pos = 0
+    for k, (tar, a, b) in enumerate(segments):
+        hi = min(b, len(tar.members))
+        paths.append(tar.path)
+        files += [k] * (hi - a)
+        offsets += tar.offsets[a:hi].tolist()
+        sizes += tar.sizes[a:hi].tolist()
+        call_pos += range(pos, pos + hi - a)
+        call_member += [(tar.path, m) for m in tar.members[a:hi]]
+        if b > hi and tar.error is not None:
+            pre.append((pos + hi - a, tar.path, tar.error))
+        pos += b - a
+    ids, ok, errors = job.run_ranges(paths, files, offsets, sizes)
+    failures = [(call_pos[i], f"{call_member[i][0]}: member '{call_member[i][1]}'", r) for i, r in errors]
+    failures = sorted(failures + pre)
+    return ids, [call_pos[i] for i in ok], failures, {"key": [wds_key(call_member[i][1]) for i in ok]}
 
 
 def _image_column(schema: Any, wanted: str | None, path: str) -> str:
@@ -274,8 +289,18 @@ class SourceList:
         while g < len(self.groups) and self.starts[g] < stop:
             group, base = self.groups[g], int(self.starts[g])
             a, b = max(start, base) - base, min(stop, int(self.starts[g + 1])) - base
+            if group.kind == "tar":
+                # This and the following tar shards within the range: one native call.
+                segments = [(group, a, b)]
+                while g + 1 < len(self.groups) and self.groups[g + 1].kind == "tar" and self.starts[g + 1] < stop:
+                    g += 1
+                    segments.append((self.groups[g], 0, min(stop, int(self.starts[g + 1])) - int(self.starts[g])))
+                b = a + sum(y - x for _, x, y in segments)
             if b > a:
-                ids, ok, fails, extra = group.encode(job, a, b)
+                if group.kind == "tar":
+                    ids, ok, fails, extra = _encode_tars(job, segments)
+                else:
+                    ids, ok, fails, extra = group.encode(job, a, b)
                 fails = [EncodeFailure(base + a + i, name, reason) for i, name, reason in fails]
                 if fails and on_error == "raise":
                     f = fails[0]

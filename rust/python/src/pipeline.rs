@@ -257,40 +257,55 @@ impl EncodeJob {
         self.run(py, &sources, true)
     }
 
-    /// Encodes byte ranges of one file (the members of a tar shard): `offsets[i]`, `sizes[i]`. The
-    /// ranges are read in order on one thread (sequential I/O, the chunk's bytes only in memory),
-    /// then decoded in parallel; a range that cannot be read fails alone, with the read error.
+    /// Encodes byte ranges of files (the members of tar shards): item `i` is `sizes[i]` bytes at
+    /// `offsets[i]` of `paths[files[i]]`. The ranges are read in order on one thread (sequential
+    /// I/O, each file opened once per run of its items, only this call's bytes in memory), then
+    /// decoded in parallel, so the members of several small shards share one parallel batch; a range
+    /// that cannot be read fails alone, with the read error.
     fn run_ranges<'py>(
         &self,
         py: Python<'py>,
-        path: PathBuf,
+        paths: Vec<PathBuf>,
+        files: Vec<usize>,
         offsets: Vec<u64>,
         sizes: Vec<u64>,
     ) -> PyResult<RunResult<'py>> {
-        if offsets.len() != sizes.len() {
+        if offsets.len() != sizes.len() || files.len() != sizes.len() {
             return Err(py_error(
                 py,
                 "InputError",
-                format!("{} offsets but {} sizes", offsets.len(), sizes.len()),
+                format!(
+                    "{} file indices, {} offsets and {} sizes",
+                    files.len(),
+                    offsets.len(),
+                    sizes.len()
+                ),
+            ));
+        }
+        if let Some(&bad) = files.iter().find(|&&f| f >= paths.len()) {
+            return Err(py_error(
+                py,
+                "InputError",
+                format!("file index {bad} but {} paths", paths.len()),
             ));
         }
         let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
-            let mut file = match std::fs::File::open(&path) {
-                // Unbuffered: each member is one seek and one read of exactly its bytes.
-                Ok(f) => f,
-                Err(e) => {
-                    return sizes
-                        .iter()
-                        .map(|_| Err(format!("cannot read: {e}")))
-                        .collect()
-                }
-            };
-            offsets
+            // Unbuffered: each member is one seek and one read of exactly its bytes.
+            let mut open: Option<(usize, Result<std::fs::File, String>)> = None;
+            files
                 .iter()
-                .zip(&sizes)
-                .map(|(&o, &n)| {
-                    imagegpt_core::tar::read_range(&mut file, o, n)
-                        .map_err(|e| format!("cannot read: {e}"))
+                .zip(offsets.iter().zip(&sizes))
+                .map(|(&f, (&o, &n))| {
+                    if open.as_ref().map(|(k, _)| *k) != Some(f) {
+                        let file = std::fs::File::open(&paths[f]).map_err(|e| e.to_string());
+                        open = Some((f, file));
+                    }
+                    match open.as_mut().map(|(_, file)| file) {
+                        Some(Ok(file)) => imagegpt_core::tar::read_range(file, o, n)
+                            .map_err(|e| format!("cannot read: {e}")),
+                        Some(Err(e)) => Err(format!("cannot read: {e}")),
+                        None => Err("cannot read: no file".to_owned()),
+                    }
                 })
                 .collect()
         });
