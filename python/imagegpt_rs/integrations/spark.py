@@ -56,7 +56,8 @@ def _encode_batches(
     for batch in batches:
         col = batch.column(batch.schema.get_field_index(image_column))
         if pa.types.is_struct(col.type):
-            col = col.field("bytes")
+            # flatten(): the child with the batch's offset and nulls applied.
+            col = dict(zip((f.name for f in col.type), col.flatten()))["bytes"]
         blobs = [b if b is not None else b"" for b in col.to_pylist()]
         ids, ok, errors = job.run_bytes(blobs)
         if errors and on_error == "raise":
