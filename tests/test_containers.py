@@ -144,10 +144,39 @@ def test_broken_archives_name_the_shard_and_member(tmp_path, samples, photo_pale
     bad.write_bytes(bytes(flipped))
     with pytest.raises(ImageDecodeError, match="flipped.tar: damaged tar: header at byte"):
         encode_sources([bad], processor)
-    gz = tmp_path / "s.tar.gz"
-    gz.write_bytes(b"")
-    with pytest.raises(ValueError, match="compressed"):
-        encode_sources([gz], processor)
+    xz = tmp_path / "s.tar.xz"
+    xz.write_bytes(b"")
+    with pytest.raises(ValueError, match="decompress it first"):
+        encode_sources([xz], processor)
+
+
+def test_tar_gz_shards(tmp_path, samples, photo_palette):
+    """.tar.gz shards stream through tarfile: the same ids as PIL + transformers, resumable from any
+    item, and a cut file names the shard."""
+    import gzip
+
+    path = tmp_path / "s.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for key, ext, blob in samples[:6]:
+            _add(tar, f"{key}.{ext}", blob)
+            _add(tar, f"{key}.txt", b"caption")
+    processor = ImageGPTImageProcessor(photo_palette, size=8)
+    expected = _reference([b for _, _, b in samples[:6]], photo_palette, 8)
+    result = encode_sources([path], processor, chunk_size=4)
+    np.testing.assert_array_equal(result.ids, expected)
+    assert result.keys == [k for k, _, _ in samples[:6]]
+    out = tmp_path / "out"
+    encode_to_directory([path], out, processor, shard_size=2, chunk_size=1, dtype="int64")
+    ids, idx, _ = load_directory(out)
+    np.testing.assert_array_equal(ids, expected)
+    raw = gzip.decompress(path.read_bytes())
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    with pytest.raises(ImageDecodeError, match=r"cut\.tar\.gz"):
+        encode_sources([cut], processor)
+    partial = encode_sources([cut], processor, on_error="skip")
+    assert len(partial) >= 1 and partial.failures
+    np.testing.assert_array_equal(partial.ids, expected[partial.indices])
 
 
 def test_wds_key():

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tarfile
+import zlib
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -34,7 +36,7 @@ __all__ = [
     "wds_key",
 ]
 
-TAR_SUFFIXES = (".tar",)
+TAR_SUFFIXES = (".tar",)  # and .tar.gz / .tgz, streamed through Python's tarfile
 PARQUET_SUFFIXES = (".parquet",)
 COMPRESSED_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
 
@@ -97,6 +99,80 @@ class _Tar:
         if self.error is not None:
             out.append(f"{self.path}:<damaged>")
         return out
+
+
+class _TarGz:
+    """A gzip-compressed tar shard: listed and read by streaming through Python's ``tarfile`` (gzip
+    cannot seek, so members are read in one forward pass per run of chunks; resuming mid-shard
+    re-decompresses up to the resume point). Errors name the shard and member like ``.tar``'s."""
+
+    kind = "targz"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.members: list[str] = []
+        self.error: str | None = None
+        try:
+            with tarfile.open(path, "r|gz") as tar:
+                for m in tar:
+                    if m.isfile() and _is_image_member(m.name):
+                        self.members.append(m.name)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+            after = f" after member '{self.members[-1]}'" if self.members else ""
+            self.error = f"damaged tar.gz{after}: {err}"
+        self._tar: Any = None
+        self._iter: Any = None
+        self._pos = 0  # image members consumed by the open stream
+
+    def __len__(self) -> int:
+        return len(self.members) + (self.error is not None)
+
+    def labels(self) -> list[str]:
+        out = [f"{self.path}:{m}" for m in self.members]
+        if self.error is not None:
+            out.append(f"{self.path}:<damaged>")
+        return out
+
+    def _read(self, a: int, b: int) -> list[bytes | str]:
+        """The bytes of image members a..b (or the error text for a member that cannot be read)."""
+        if self._tar is None or a < self._pos:
+            if self._tar is not None:
+                self._tar.close()
+            self._tar = tarfile.open(self.path, "r|gz")
+            self._iter = iter(self._tar)
+            self._pos = 0
+        out: list[bytes | str] = []
+        while self._pos < b:
+            try:
+                m = next(self._iter, None)
+                if m is None:
+                    break
+                if not (m.isfile() and _is_image_member(m.name)):
+                    continue
+                data = self._tar.extractfile(m).read() if self._pos >= a else None
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+                out.extend([f"cannot read: {err}"] * (b - max(a, self._pos)))
+                self._tar = None
+                break
+            if data is not None:
+                out.append(data)
+            self._pos += 1
+        return out
+
+    def encode(self, job: Any, a: int, b: int):
+        n = len(self.members)
+        hi = min(b, n)
+        got = self._read(a, hi) if hi > a else []
+        got += ["cannot read: the shard changed"] * (hi - a - len(got))
+        blobs = [g if isinstance(g, bytes) else b"" for g in got]
+        ids, ok, errors = job.run_bytes(blobs)
+        failures = [
+            (i, f"{self.path}: member '{self.members[a + i]}'", got[i] if isinstance(got[i], str) else r)
+            for i, r in errors
+        ]
+        if b > n and self.error is not None:
+            failures.append((n - a, self.path, self.error))
+        return ids, ok, failures, {"key": [wds_key(self.members[a + i]) for i in ok]}
 
 
 def _encode_tars(job: Any, segments: list[tuple[Any, int, int]]):
@@ -379,9 +455,12 @@ def expand_sources(
         matches = [item] if os.path.isfile(item) else expand_inputs([item])
         for path in matches:
             low = path.lower()
-            if low.endswith(COMPRESSED_TAR_SUFFIXES):
-                raise ValueError(f"{path}: compressed tar shards are not read yet; decompress it first (e.g. gunzip)")
-            if low.endswith(TAR_SUFFIXES):
+            if low.endswith((".tar.gz", ".tgz")):
+                flush()
+                groups.append(_TarGz(path))
+            elif low.endswith(COMPRESSED_TAR_SUFFIXES):
+                raise ValueError(f"{path}: only .tar and .tar.gz shards are read; decompress it first")
+            elif low.endswith(TAR_SUFFIXES):
                 flush()
                 groups.append(_Tar(path))
             elif low.endswith(PARQUET_SUFFIXES):
