@@ -204,6 +204,15 @@ pub fn index_tar<R: Read + Seek>(mut r: R, len: u64) -> TarIndex {
                 }
                 break;
             }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && pos == 0 => {
+                fail(
+                    &mut index,
+                    pos,
+                    None,
+                    format!("not a tar archive: {len} bytes, shorter than one 512-byte header"),
+                );
+                break;
+            }
             Err(e) => {
                 fail(&mut index, pos, None, format!("cannot read header: {e}"));
                 break;
@@ -508,6 +517,8 @@ mod tests {
         // Not a tar at all.
         let e = index(&[b'x'; 2000]).error.expect("not a tar");
         assert!(e.reason.contains("checksum"), "{e}");
+        let e = index(b"garbage\n").error.expect("too short");
+        assert!(e.reason.contains("not a tar archive"), "{e}");
     }
 
     #[test]
