@@ -299,7 +299,6 @@ def test_resume_after_a_kill_mid_shard(tmp_path, samples, photo_palette):
     import signal
     import subprocess
     import sys
-    import time
 
     shard = tmp_path / "big.tar"
     blobs = []
@@ -335,7 +334,6 @@ def test_resume_after_a_kill_mid_shard(tmp_path, samples, photo_palette):
     ids, idx, _ = load_directory(out)
     np.testing.assert_array_equal(idx, np.arange(40))
     np.testing.assert_array_equal(ids, _reference(blobs, photo_palette, 8).astype(np.uint16))
-    time.sleep(0)
 
 
 def test_cli_tar_and_parquet(tmp_path, samples, hf_parquet, photo_palette):

@@ -348,10 +348,6 @@ class SourceList:
             out.extend(g.labels())
         return out
 
-    @property
-    def has_containers(self) -> bool:
-        return any(g.kind != "files" for g in self.groups)
-
     def encode(self, job: Any, start: int, stop: int, on_error: str) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
         """Encodes items start..stop: (ids of the good items, their global indices, failures,
         per-good-row extra columns ``key`` and the kept columns)."""
