@@ -127,14 +127,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Decode, resize (Pillow-exact) and color-quantize images into input_ids, in parallel, "
         "writing shards and a manifest.json to OUT. A killed run can be finished with --resume.",
     )
-    e.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
+    e.add_argument(
+        "inputs", nargs="+",
+        help="image files, directories (searched recursively), globs, @list.txt, WebDataset .tar shards, .parquet files",
+    )
     e.add_argument("-o", "--out", required=True, help="output directory")
     e.add_argument("--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette")
     e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
     e.add_argument("--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)")
     e.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="stop at the first bad file, or skip and report bad files")
     e.add_argument("--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards")
-    e.add_argument("--format", choices=["npy", "parquet"], default="npy", help="shard format (parquet needs pyarrow)")
+    e.add_argument(
+        "--format", choices=["npy", "parquet", "webdataset"], default="npy",
+        help="shard format: npy, parquet (needs pyarrow) or webdataset (tar shards of KEY.input_ids.npy + KEY.json)",
+    )
+    e.add_argument("--image-column", help="the image column of .parquet inputs (default: the first Image struct or binary column)")
+    e.add_argument(
+        "--keep-columns", type=lambda t: [c for c in t.split(",") if c], default=[],
+        help="comma-separated columns of .parquet inputs to carry into parquet/webdataset output (e.g. id,caption)",
+    )
     e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
     e.add_argument("--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)")
     e.add_argument(
@@ -249,6 +260,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         num_threads=args.workers,
         draft=args.draft,
         progress=_Progress(not args.quiet),
+        image_column=args.image_column,
+        keep_columns=args.keep_columns,
     )
     failures = [f for s in manifest["shards"] for f in s["failures"]]
     rows = sum(s["rows"] for s in manifest["shards"])

@@ -36,6 +36,8 @@ __all__ = [
     "read_manifest",
 ]
 
+# Shard formats: .npy pairs, Parquet files, WebDataset tar shards (see writers.py).
+FORMATS = ("npy", "parquet", "webdataset")
 MANIFEST_NAME = "manifest.json"
 # 2: shards record "sizes" and "crc32" per file (version 1 manifests, without them, still load and resume).
 MANIFEST_VERSION = 2
@@ -297,7 +299,7 @@ def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> 
 
 
 # Temporary files of _atomic_write (tempfile's 8 random characters between the prefix and the name).
-_STALE_TMP = re.compile(r"^\.tmp-[a-z0-9_]{8}(manifest\.json|shard-\d+(\.index)?\.(npy|parquet))$")
+_STALE_TMP = re.compile(r"^\.tmp-[a-z0-9_]{8}(manifest\.json|shard-\d+(\.index)?\.(npy|parquet|tar))$")
 
 
 def _remove_stale_temporaries(out: str) -> list[str]:
@@ -313,45 +315,39 @@ def _remove_stale_temporaries(out: str) -> list[str]:
     return removed
 
 
-def _text_path(path: str) -> str:
-    """A path as valid UTF-8 text for Parquet: a file name that is not UTF-8 (os.fsdecode gives it
-    lone surrogates) keeps its undecodable bytes as backslash escapes (b'\\xff' -> '\\xff')."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _write_shard(out_dir: str, shard: int, fmt: str, ids: np.ndarray, idx: np.ndarray, paths: list[str]) -> dict[str, Any]:
+def _write_shard(
+    out_dir: str,
+    shard: int,
+    fmt: str,
+    ids: np.ndarray,
+    idx: np.ndarray,
+    paths: list[str],
+    columns: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Writes one shard; returns its manifest fields: files, sizes (bytes) and crc32 (hex) per file."""
     stem = f"shard-{shard:05d}"
+    stats: dict[str, tuple[int, int]] = {}
+
+    def atomic_write(path: str, write: Any, mode: str = "wb") -> None:
+        result = _atomic_write(path, write, mode)
+        if result is not None:
+            stats[os.path.basename(path)] = result
+
     if fmt == "npy":
         files = [f"{stem}.npy", f"{stem}.index.npy"]
-        stats = [None, None]
-        stats[1] = _atomic_write(os.path.join(out_dir, files[1]), lambda f: np.save(f, idx))
-        stats[0] = _atomic_write(os.path.join(out_dir, files[0]), lambda f: np.save(f, ids))
-    elif fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as err:
-            raise ImportError("--format parquet needs pyarrow: pip install pyarrow") from err
-        table = pa.table(
-            {
-                "index": pa.array(idx, pa.int64()),
-                "path": pa.array([_text_path(paths[i]) for i in idx], pa.string()),
-                "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(ids.reshape(-1)), ids.shape[1]),
-            }
-        )
-        files = [f"{stem}.parquet"]
-        stats = [_atomic_write(os.path.join(out_dir, files[0]), lambda f: pq.write_table(table, f))]
+        atomic_write(os.path.join(out_dir, files[1]), lambda f: np.save(f, idx))
+        atomic_write(os.path.join(out_dir, files[0]), lambda f: np.save(f, ids))
+    elif fmt in ("parquet", "webdataset"):
+        from .writers import write_shard
+
+        files = write_shard(atomic_write, out_dir, stem, fmt, ids, idx, paths, columns, metadata)
     else:
-        raise ValueError(f"format must be 'npy' or 'parquet', got {fmt!r}")
+        raise ValueError(f"format must be 'npy', 'parquet' or 'webdataset', got {fmt!r}")
     return {
         "files": files,
-        "sizes": [size for size, _crc in stats],
-        "crc32": [f"{crc:08x}" for _size, crc in stats],
+        "sizes": [stats[name][0] for name in files],
+        "crc32": [f"{stats[name][1]:08x}" for name in files],
     }
 
 
@@ -372,8 +368,8 @@ def read_manifest(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
             problems.append(f"{key} missing or not a {kind.__name__}")
     if not problems:
-        if manifest["format"] not in ("npy", "parquet"):
-            problems.append(f"format {manifest['format']!r} is not npy or parquet")
+        if manifest["format"] not in FORMATS:
+            problems.append(f"format {manifest['format']!r} is not one of {', '.join(FORMATS)}")
         if manifest["dtype"] not in _DTYPES:
             problems.append(f"dtype {manifest['dtype']!r} is not one of {sorted(_DTYPES)}")
         if manifest["sequence_length"] < 1:
@@ -461,19 +457,14 @@ def _read_shard_arrays(out: str, manifest: dict[str, Any], s: dict[str, Any]) ->
             ids = np.load(os.path.join(out, s["files"][0]), allow_pickle=False)
             idx = np.load(os.path.join(out, s["files"][1]), allow_pickle=False)
         else:
-            import pyarrow.parquet as pq
+            from .writers import read_shard
 
-            t = pq.read_table(os.path.join(out, s["files"][0]))
-            idx = t.column("index").to_numpy()
-            flat = t.column("input_ids").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            if len(idx) and flat.size % len(idx):
-                raise ManifestError(f"input_ids hold {flat.size} values for {len(idx)} rows")
-            ids = flat.reshape(len(idx), -1 if len(idx) else length).astype(dtype)
+            ids, idx = read_shard(out, s, manifest)
     except ManifestError:
         raise
     except ImportError:
         raise
-    except Exception as err:  # numpy / pyarrow raise ValueError, OSError, EOFError, ArrowInvalid, KeyError...
+    except Exception as err:  # numpy / pyarrow / our readers raise ValueError, OSError, EOFError, ArrowInvalid...
         raise ManifestError(f"cannot be read: {type(err).__name__}: {err}") from None
     if ids.dtype != dtype or ids.ndim != 2 or ids.shape[1] != length:
         raise ManifestError(f"ids have dtype {ids.dtype} and shape {ids.shape}, expected {dtype} (rows, {length})")
@@ -488,7 +479,7 @@ def _read_shard_arrays(out: str, manifest: dict[str, Any], s: dict[str, Any]) ->
 
 
 def _verify_shard(out: str, manifest: dict[str, Any], s: Any, checksums: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    n_files = 2 if manifest["format"] == "npy" else 1
+    n_files = len(_shard_files(0, manifest["format"]))
     _check_entry(s, n_files, len(manifest["sources"]))
     _check_files(out, s, checksums)
     return _read_shard_arrays(out, manifest, s)
@@ -509,8 +500,15 @@ def encode_to_directory(
     max_pixels: int | None = None,
     draft: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    image_column: str | None = None,
+    keep_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Encodes every input image into shards in ``out_dir`` and returns the manifest.
+
+    Inputs may also be WebDataset ``.tar`` shards (each image member is an input) and ``.parquet``
+    files (each row of ``image_column`` is an input; ``keep_columns`` are carried into parquet and
+    webdataset shards); see :mod:`imagegpt_rs.containers`. ``fmt`` is ``npy``, ``parquet`` or
+    ``webdataset`` (see :mod:`imagegpt_rs.writers`).
 
     Each shard covers ``shard_size`` consecutive inputs: ``shard-NNNNN.npy`` (ids of its good images,
     in order) with ``shard-NNNNN.index.npy`` (their input indices), or one ``shard-NNNNN.parquet`` with
@@ -523,7 +521,12 @@ def encode_to_directory(
     shard_size = _positive_int("shard_size", shard_size)
     chunk_size = _positive_int("chunk_size", chunk_size)  # a negative one used to encode nothing, silently
     redone: list[str] = []
-    paths = expand_inputs(inputs)
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {fmt!r}")
+    from .containers import expand_sources
+
+    sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
+    paths = sources.names
     proc = _processor(processor)
     job = _job(proc, dtype, num_threads, max_pixels, draft)
     out = os.fspath(out_dir)
@@ -536,6 +539,8 @@ def encode_to_directory(
         "sequence_length": job.sequence_length,
         "processor": proc.to_dict(),
     }
+    if image_column is not None or keep_columns:
+        settings.update(image_column=image_column, keep_columns=list(keep_columns))
     manifest: dict[str, Any] = {"version": MANIFEST_VERSION, **settings, "sources": paths, "shards": [], "complete": False}
     if os.path.exists(manifest_path):
         if not resume:
@@ -563,20 +568,25 @@ def encode_to_directory(
         if start in done_starts:
             continue
         stop = min(start + shard_size, total)
-        ids_parts, idx_parts, shard_failures = [], [], []
+        ids_parts, idx_parts, shard_failures, extras = [], [], [], []
         for c in range(start, stop, chunk_size):
-            names = paths[c : min(c + chunk_size, stop)]
-            ids, idx, fails = _run(job, names, c, names, on_error, "paths")
+            ids, idx, fails, extra = sources.encode(job, c, min(c + chunk_size, stop), on_error)
             ids_parts.append(ids)
             idx_parts.append(idx)
             shard_failures.extend(fails)
-            done += len(names)
+            extras.append(extra)
+            done += min(c + chunk_size, stop) - c
             failed += len(fails)
             if progress is not None:
                 progress(done, total, failed)
         ids = np.concatenate(ids_parts) if ids_parts else np.zeros((0, job.sequence_length), job.dtype)
         idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)
-        written = _write_shard(out, shard, fmt, ids, idx, paths)
+        columns = None
+        if fmt != "npy":
+            from .containers import merge_columns
+
+            columns = merge_columns(extras)
+        written = _write_shard(out, shard, fmt, ids, idx, paths, columns, settings)
         manifest["shards"].append(
             {
                 "start": start,
@@ -618,7 +628,11 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
 
 def _shard_files(shard: int, fmt: str) -> list[str]:
     stem = f"shard-{shard:05d}"
-    return [f"{stem}.npy", f"{stem}.index.npy"] if fmt == "npy" else [f"{stem}.parquet"]
+    if fmt == "npy":
+        return [f"{stem}.npy", f"{stem}.index.npy"]
+    if fmt == "webdataset":
+        return [f"{stem}.tar", f"{stem}.index.npy"]
+    return [f"{stem}.parquet"]
 
 
 def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

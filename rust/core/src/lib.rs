@@ -10,6 +10,7 @@
 //! - [`pipeline`]: decode, resize and quantize a batch in parallel; [`parallel`]: the worker pool.
 //! - [`kmeans`]: palette fitting; [`buffers`]: fallible zeroed buffers.
 //! - [`build_info`]: what this build contains (JPEG decoder and its SIMD, kernel instruction sets).
+//! - [`tar`]: a strict tar reader (WebDataset shards) listing members for the pipeline.
 
 pub mod buffers;
 pub mod build_info;
@@ -22,3 +23,4 @@ pub mod pipeline;
 pub mod png_scanlines;
 pub mod quantize;
 pub mod resize;
+pub mod tar;

@@ -13,6 +13,7 @@ mod kmeans;
 mod pipeline;
 mod quantize;
 mod resize;
+mod tar;
 mod threads;
 
 /// The native module. It holds no Python-global state, so it is declared safe for free-threaded
@@ -27,5 +28,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pipeline::register(m)?;
     decode::register(m)?;
     kmeans::register(m)?;
+    tar::register(m)?;
     Ok(())
 }

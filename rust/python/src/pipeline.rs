@@ -257,6 +257,71 @@ impl EncodeJob {
         self.run(py, &sources, true)
     }
 
+    /// Encodes byte ranges of files (the members of tar shards): item `i` is `sizes[i]` bytes at
+    /// `offsets[i]` of `paths[files[i]]`. The ranges are read in order on one thread (sequential
+    /// I/O, each file opened once per run of its items, only this call's bytes in memory), then
+    /// decoded in parallel, so the members of several small shards share one parallel batch; a range
+    /// that cannot be read fails alone, with the read error.
+    fn run_ranges<'py>(
+        &self,
+        py: Python<'py>,
+        paths: Vec<PathBuf>,
+        files: Vec<usize>,
+        offsets: Vec<u64>,
+        sizes: Vec<u64>,
+    ) -> PyResult<RunResult<'py>> {
+        if offsets.len() != sizes.len() || files.len() != sizes.len() {
+            return Err(py_error(
+                py,
+                "InputError",
+                format!(
+                    "{} file indices, {} offsets and {} sizes",
+                    files.len(),
+                    offsets.len(),
+                    sizes.len()
+                ),
+            ));
+        }
+        if let Some(&bad) = files.iter().find(|&&f| f >= paths.len()) {
+            return Err(py_error(
+                py,
+                "InputError",
+                format!("file index {bad} but {} paths", paths.len()),
+            ));
+        }
+        let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
+            // Unbuffered: each member is one seek and one read of exactly its bytes.
+            let mut open: Option<(usize, Result<std::fs::File, String>)> = None;
+            files
+                .iter()
+                .zip(offsets.iter().zip(&sizes))
+                .map(|(&f, (&o, &n))| {
+                    if open.as_ref().map(|(k, _)| *k) != Some(f) {
+                        let file = std::fs::File::open(&paths[f]).map_err(|e| e.to_string());
+                        open = Some((f, file));
+                    }
+                    match open.as_mut().map(|(_, file)| file) {
+                        Some(Ok(file)) => imagegpt_core::tar::read_range(file, o, n)
+                            .map_err(|e| format!("cannot read: {e}")),
+                        Some(Err(e)) => Err(format!("cannot read: {e}")),
+                        None => Err("cannot read: no file".to_owned()),
+                    }
+                })
+                .collect()
+        });
+        let sources: Vec<Source<'_>> = blobs
+            .iter()
+            .map(|b| Source::Bytes(b.as_deref().unwrap_or(&[])))
+            .collect();
+        let (ids, ok, mut failures) = self.run(py, &sources, true)?;
+        for (i, reason) in &mut failures {
+            if let Some(Err(e)) = blobs.get(*i) {
+                reason.clone_from(e);
+            }
+        }
+        Ok((ids, ok, failures))
+    }
+
     /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
     fn run_arrays<'py>(
         &self,
