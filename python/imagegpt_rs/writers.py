@@ -83,8 +83,7 @@ def write_shard(
 ) -> list[str]:
     columns = dict(columns or {})
     keys = columns.pop("key", None)
-    if keys is None:
-        keys = [_text_path(names[i]) for i in idx]
+    keys = [_text_path(names[i]) for i in idx] if keys is None else [_text_path(k) for k in keys]
     if fmt == "parquet":
         try:
             import pyarrow as pa
