@@ -13,6 +13,11 @@ notes. ``<!-- bench:NAME:WORD -->`` blocks hold only that bench's tables whose t
 (case-insensitive). Everything between the markers is replaced, so every figure in those blocks is
 one that a bench printed in the same run. A bench that fails stops the run (exit code 1) and the
 README is left alone.
+
+The benches import the ``imagegpt_rs`` Python finds: install the release wheel (``pip install .``) or
+put a release build of the native module in ``python/imagegpt_rs`` and set ``PYTHONPATH=python``.
+They need transformers 4.57, Pillow, scikit-image and scikit-learn; faiss-cpu and torch rows are
+added when installed. A full run takes tens of minutes on 2 cores; run it on a quiet machine.
 """
 
 from __future__ import annotations
