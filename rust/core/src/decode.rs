@@ -949,7 +949,15 @@ mod jpeg_scanlines {
             // dropped, or finished, within 'a: RowDecoder<'a> borrows data); the out-pointers
             // point to live locals.
             let rc = unsafe {
-                igpt_jpeg_start(h.as_ptr(), data.as_ptr(), len, scan_limit, &mut w, &mut ht, &mut c)
+                igpt_jpeg_start(
+                    h.as_ptr(),
+                    data.as_ptr(),
+                    len,
+                    scan_limit,
+                    &mut w,
+                    &mut ht,
+                    &mut c,
+                )
             };
             if rc != 0 {
                 return None;
@@ -970,7 +978,9 @@ mod jpeg_scanlines {
             // SAFETY: the handle is live and started; buf is valid for writes of rows * stride
             // bytes, and libjpeg writes at most `rows` rows of width * components <= stride
             // bytes, row i at buf + i * stride (checked above).
-            let n = unsafe { igpt_jpeg_read(self.h.as_ptr(), buf.as_mut_ptr(), stride, rows as c_uint) };
+            let n = unsafe {
+                igpt_jpeg_read(self.h.as_ptr(), buf.as_mut_ptr(), stride, rows as c_uint)
+            };
             usize::try_from(n).ok()
         }
 

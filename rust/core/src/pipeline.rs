@@ -409,7 +409,14 @@ mod tests {
     /// TJPF_CMYK (the last gives an Adobe YCCK file), `subsamp` a TJSAMP, optionally progressive
     /// and with a restart marker every row of MCUs.
     #[cfg(feature = "libjpeg-turbo")]
-    fn jpeg_bytes(w: usize, h: usize, pf: i32, subsamp: i32, progressive: bool, restart: bool) -> Vec<u8> {
+    fn jpeg_bytes(
+        w: usize,
+        h: usize,
+        pf: i32,
+        subsamp: i32,
+        progressive: bool,
+        restart: bool,
+    ) -> Vec<u8> {
         use turbojpeg_sys as tj;
         let channels = if pf == tj::TJPF_TJPF_GRAY {
             1
@@ -433,10 +440,30 @@ mod tests {
         unsafe {
             let handle = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as i32);
             assert!(!handle.is_null());
-            assert_eq!(tj::tj3Set(handle, tj::TJPARAM_TJPARAM_QUALITY as i32, 88), 0);
-            assert_eq!(tj::tj3Set(handle, tj::TJPARAM_TJPARAM_SUBSAMP as i32, subsamp), 0);
-            assert_eq!(tj::tj3Set(handle, tj::TJPARAM_TJPARAM_PROGRESSIVE as i32, progressive as i32), 0);
-            assert_eq!(tj::tj3Set(handle, tj::TJPARAM_TJPARAM_RESTARTROWS as i32, restart as i32), 0);
+            assert_eq!(
+                tj::tj3Set(handle, tj::TJPARAM_TJPARAM_QUALITY as i32, 88),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(handle, tj::TJPARAM_TJPARAM_SUBSAMP as i32, subsamp),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(
+                    handle,
+                    tj::TJPARAM_TJPARAM_PROGRESSIVE as i32,
+                    progressive as i32
+                ),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(
+                    handle,
+                    tj::TJPARAM_TJPARAM_RESTARTROWS as i32,
+                    restart as i32
+                ),
+                0
+            );
             let mut jpeg_buf: *mut u8 = std::ptr::null_mut();
             let mut size: tj::size_t = 0;
             let rc = tj::tj3Compress8(
@@ -483,8 +510,16 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
-        let (rgb, gray, cmyk) = (tj::TJPF_TJPF_RGB as i32, tj::TJPF_TJPF_GRAY as i32, tj::TJPF_TJPF_CMYK as i32);
-        let (s444, s422, s420) = (tj::TJSAMP_TJSAMP_444 as i32, tj::TJSAMP_TJSAMP_422 as i32, tj::TJSAMP_TJSAMP_420 as i32);
+        let (rgb, gray, cmyk) = (
+            tj::TJPF_TJPF_RGB as i32,
+            tj::TJPF_TJPF_GRAY as i32,
+            tj::TJPF_TJPF_CMYK as i32,
+        );
+        let (s444, s422, s420) = (
+            tj::TJSAMP_TJSAMP_444 as i32,
+            tj::TJSAMP_TJSAMP_422 as i32,
+            tj::TJSAMP_TJSAMP_420 as i32,
+        );
         let cases = [
             (rgb, s420, false, false, 61, 47),
             (rgb, s420, true, false, 203, 150),
@@ -499,7 +534,10 @@ mod tests {
             // The rows streamed are exactly the whole image's bytes.
             let whole_image = decode(&file, &s.decode).expect("decodes");
             let mut sink = Collect(Vec::new(), 0, 0);
-            assert!(decode_rows(&file, &s.decode, &mut sink), "case {i}: not streamed");
+            assert!(
+                decode_rows(&file, &s.decode, &mut sink),
+                "case {i}: not streamed"
+            );
             assert_eq!((sink.1, sink.2), (w, h), "case {i}");
             assert!(sink.0 == whole_image.data, "case {i}: streamed rows differ");
             for filter in [Filter::Bilinear, Filter::Bicubic, Filter::Lanczos] {
@@ -521,7 +559,11 @@ mod tests {
                 }
                 let a = streamed(&bad, &s, &q);
                 let b = whole(&bad, &s, &q);
-                assert_eq!(a.is_ok(), b.is_ok(), "case {i} round {round}: {a:?} vs {b:?}");
+                assert_eq!(
+                    a.is_ok(),
+                    b.is_ok(),
+                    "case {i} round {round}: {a:?} vs {b:?}"
+                );
                 if let (Ok(a), Ok(b)) = (a, b) {
                     assert_eq!(a, b, "case {i} round {round}");
                 }
@@ -530,7 +572,11 @@ mod tests {
         // Draft scaling keeps the whole-image path (the DCT-scaled decode).
         s.decode.draft = Some((8, 8));
         let file = jpeg_bytes(203, 150, rgb, s420, false, false);
-        assert!(!decode_rows(&file, &s.decode, &mut Collect(Vec::new(), 0, 0)));
+        assert!(!decode_rows(
+            &file,
+            &s.decode,
+            &mut Collect(Vec::new(), 0, 0)
+        ));
     }
 
     #[test]

@@ -759,7 +759,10 @@ pub fn advise_huge_pages<O>(out: &mut [O]) {
     {
         let start = out.as_mut_ptr() as usize;
         let end = start + std::mem::size_of_val(out);
-        let (a, b) = (start.next_multiple_of(TABLE_ALIGN), end / TABLE_ALIGN * TABLE_ALIGN);
+        let (a, b) = (
+            start.next_multiple_of(TABLE_ALIGN),
+            end / TABLE_ALIGN * TABLE_ALIGN,
+        );
         if b > a {
             // SAFETY: [a, b) is page aligned (2 MiB multiples) and lies inside `out`, which we
             // borrow exclusively; MADV_HUGEPAGE (14) only changes how the kernel backs these
