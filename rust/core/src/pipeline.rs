@@ -510,23 +510,19 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
-        let (rgb, gray, cmyk) = (
-            tj::TJPF_TJPF_RGB as i32,
-            tj::TJPF_TJPF_GRAY as i32,
-            tj::TJPF_TJPF_CMYK as i32,
-        );
+        let (rgb, gray, cmyk) = (tj::TJPF_TJPF_RGB, tj::TJPF_TJPF_GRAY, tj::TJPF_TJPF_CMYK);
         let (s444, s422, s420) = (
-            tj::TJSAMP_TJSAMP_444 as i32,
-            tj::TJSAMP_TJSAMP_422 as i32,
-            tj::TJSAMP_TJSAMP_420 as i32,
+            tj::TJSAMP_TJSAMP_444,
+            tj::TJSAMP_TJSAMP_422,
+            tj::TJSAMP_TJSAMP_420,
         );
         let cases = [
             (rgb, s420, false, false, 61, 47),
             (rgb, s420, true, false, 203, 150),
             (rgb, s422, false, true, 90, 33),
             (rgb, s444, true, true, 17, 131),
-            (gray, tj::TJSAMP_TJSAMP_GRAY as i32, false, false, 75, 40),
-            (gray, tj::TJSAMP_TJSAMP_GRAY as i32, true, false, 40, 75),
+            (gray, tj::TJSAMP_TJSAMP_GRAY, false, false, 75, 40),
+            (gray, tj::TJSAMP_TJSAMP_GRAY, true, false, 40, 75),
             (cmyk, s420, false, false, 64, 48),
         ];
         for (i, &(pf, subsamp, progressive, restart, w, h)) in cases.iter().enumerate() {
