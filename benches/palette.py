@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 from _common import banner, peak_rss_mib, real_photos  # noqa: E402
 
 
@@ -58,7 +59,7 @@ def timed(fn, repeat: int = 1):
     return r, best
 
 
-def compare(n_pixels: int, k: int, max_iter: int, tol: float, skip_kmeans: bool) -> None:
+def compare(rep, n_pixels: int, k: int, max_iter: int, tol: float, skip_kmeans: bool) -> None:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     from imagegpt_rs import fit_palette
@@ -68,7 +69,8 @@ def compare(n_pixels: int, k: int, max_iter: int, tol: float, skip_kmeans: bool)
     px = pool[rng.choice(len(pool), min(n_pixels, len(pool)), replace=False)]
     x = px.astype(np.float64) / 127.5 - 1
     n_distinct = len(np.unique(px, axis=0))
-    print(f"== {len(px):,} real-photo pixels ({n_distinct:,} distinct colors), k={k}, max_iter={max_iter}, tol={tol}")
+    title = f"{len(px):,} real-photo pixels ({n_distinct:,} distinct colors), k={k}, max_iter={max_iter}, tol={tol}"
+    print(f"== {title}")
 
     rows = []
     fit, t = timed(lambda: fit_palette(px.reshape(-1, 1, 3), k, max_iter=max_iter, tol=tol, seed=0), repeat=3)
@@ -96,9 +98,13 @@ def compare(n_pixels: int, k: int, max_iter: int, tol: float, skip_kmeans: bool)
     for name, t, inertia, note in rows:
         print(f"{name:{width}}  {t:9.2f}  {inertia:12.4f}  {inertia / base_i:12.4f}  {base_t / t:7.1f}x  {note}")
     print(f"(base: {base_name})\n")
+    rep.table(f"Palette fitting: {title}; ours best of 3 runs, scikit-learn one run",
+              ["method", "time s", "inertia / " + base_name, "vs " + base_name, "notes"],
+              [[name, f"{t:.2f}", f"{inertia / base_i:.4f}", f"{base_t / t:.1f}x", note]
+               for name, t, inertia, note in rows], show=False)
 
 
-def big(n_pixels: int, k: int, max_iter: int, tol: float) -> None:
+def big(rep, n_pixels: int, k: int, max_iter: int, tol: float) -> None:
     from imagegpt_rs import _native
     from imagegpt_rs.palette_fitting import fit_palette
 
@@ -121,7 +127,8 @@ def big(n_pixels: int, k: int, max_iter: int, tol: float) -> None:
     centers, inertia, n_iter, converged, n, n_distinct = r
     print(f"distinct colors {n_distinct:,}; histogram {t_hist:.2f} s; k-means++ {stages.get('init', 0):.2f} s; "
           f"{n_iter} Lloyd iterations {stages.get('iteration', 0):.2f} s ({'converged' if converged else 'max_iter'})")
-    print(f"total {t_hist + t_fit:.2f} s for {len(px):,} pixels x {k} clusters; inertia {inertia:.2f}")
+    rep.note(f"ours on {len(px):,} pixels (real photos upscaled 2x) x {k} clusters: {t_hist + t_fit:.2f} s in all "
+             f"(histogram {t_hist:.2f} s, {n_iter} Lloyd iterations)")
     # End to end through the public function (array input, no resizing).
     fit, t_api = timed(lambda: fit_palette(px.reshape(-1, 1, 3), k, max_iter=max_iter, tol=tol, seed=0), repeat=3)
     print(f"fit_palette(...) end to end, best of 3: {t_api:.2f} s; same palette: {np.array_equal(fit.clusters, centers)}")
@@ -130,17 +137,19 @@ def big(n_pixels: int, k: int, max_iter: int, tol: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200k pixels x 64 clusters, 2M pixels for ours")
+    _common.add_report_args(ap)
     ap.add_argument("--skip-kmeans", action="store_true", help="leave out scikit-learn's KMeans (slowest)")
     args = ap.parse_args()
     banner(["imagegpt-rs", "scikit-learn", "pillow"])
+    rep = _common.Report("palette", ["imagegpt-rs", "scikit-learn", "pillow"], args)
     print("threads: imagegpt_rs rayon default (all cores); scikit-learn OpenMP default (all cores)\n")
     if args.quick:
-        compare(200_000, 64, 100, 1e-4, args.skip_kmeans)
-        big(2_000_000, 64, 100, 1e-4)
+        compare(rep, 200_000, 64, 100, 1e-4, args.skip_kmeans)
+        big(rep, 2_000_000, 64, 100, 1e-4)
     else:
-        compare(1_000_000, 512, 100, 1e-4, args.skip_kmeans)
-        big(10_000_000, 512, 100, 1e-4)
+        compare(rep, 1_000_000, 512, 100, 1e-4, args.skip_kmeans)
+        big(rep, 10_000_000, 512, 100, 1e-4)
+    rep.save()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Image processor throughput: 512 real-photo crops of 256x256 to 32x32 input_ids.
 
-    python benches/processor.py
+    python benches/processor.py [--json PATH] [--quick]
 
 Compares transformers 4.57's slow ImageGPTImageProcessor (one image per call, and batched), its fast
 processor when torch is installed, and ours on one thread and on all cores. Prints images/s and ratios.
@@ -8,30 +8,37 @@ processor when torch is installed, and ours on one thread and on all cores. Prin
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import numpy as np
-from _common import banner, best_time, crops, peak_rss_mib, table
+from _common import Report, add_report_args, banner, best_time, crops, peak_rss_mib
 
 
 def main() -> None:
-    banner(["imagegpt-rs", "transformers", "pillow", "torch"])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_report_args(ap)
+    args = ap.parse_args()
+    packages = ["imagegpt-rs", "transformers", "pillow", "torch"]
+    banner(packages)
+    rep = Report("processor", packages, args)
     from transformers import ImageGPTImageProcessor as Slow
 
     import imagegpt_rs
 
     rng = np.random.default_rng(0)
     clusters = rng.uniform(-1, 1, size=(512, 3))
-    images = crops(512, 256)
+    images = crops(64 if args.quick else 512, 256)
     n = len(images)
     ours = imagegpt_rs.ImageGPTImageProcessor(clusters, size=32)
     slow = Slow(clusters, size=32)
     a = ours(images, return_tensors="np").input_ids
     b = slow(images, return_tensors="np")["input_ids"]
-    print(f"identical input_ids with the slow processor: {np.array_equal(a, b)}")
+    rep.note(f"{n} real-photo crops of 256x256 to 32x32 ids; identical input_ids with the slow processor: "
+             f"{np.array_equal(a, b)}")
 
     rows = []
-    sample = images[:64]
+    sample = images[: 16 if args.quick else 64]
     t = best_time(lambda: [slow(im) for im in sample], repeat=2)
     rows.append(("transformers slow, one image per call", len(sample) / t))
     t = best_time(lambda: slow(sample, return_tensors="np"), repeat=2)
@@ -52,8 +59,10 @@ def main() -> None:
     rows.append(("imagegpt-rs, 1 thread", n / t))
     t = best_time(lambda: ours(images, return_tensors="np"))
     rows.append((f"imagegpt-rs, all cores ({os.cpu_count()})", n / t))
-    table(rows, "images/s", "transformers slow, one image per call")
-    print(f"peak RSS of this process (transformers' batched distance matrices dominate): {peak_rss_mib():.0f} MiB")
+    base = rows[0][1]
+    rep.table("Image processor, images/s", ["method", "images/s", "vs transformers (one per call)"],
+              [[name, f"{rate:,.0f}", f"{rate / base:,.1f}x"] for name, rate in rows])
+    rep.note(f"peak RSS of this process (transformers' batched distance matrices dominate): {peak_rss_mib():.0f} MiB")
     code = (
         "import sys, numpy as np; sys.path.insert(0, %r); from _common import crops, peak_rss_mib; "
         "import imagegpt_rs; imgs = crops(512, 256); base = peak_rss_mib(); "
@@ -64,7 +73,9 @@ def main() -> None:
     import sys
 
     base, peak = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-    print(f"peak RSS of ours alone (child process): {peak:.0f} MiB, of which the 512 input crops and photos {base:.0f} MiB")
+    rep.note(f"peak RSS of ours alone (child process): {peak:.0f} MiB, of which the 512 input crops and photos "
+             f"{base:.0f} MiB")
+    rep.save()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Color quantization throughput: real-photo pixels to ImageGPT token ids.
 
-    python benches/quantize.py [--pixels 20000000] [--rss-pixels 100000000]
+    python benches/quantize.py [--pixels 20000000] [--rss-pixels 100000000] [--json PATH] [--quick]
 
 Side by side on the same real-photo pixels (scikit-image and scikit-learn sample photos, tiled) and the
 same 512-cluster k-means palette: transformers 4.57's NumPy ``color_quantize`` (normalize included),
@@ -101,9 +101,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pixels", type=int, default=20_000_000, help="pixels for our warm/cold runs")
     ap.add_argument("--rss-pixels", type=int, default=100_000_000, help="pixels of the peak-RSS child (0: skip)")
+    _common.add_report_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.pixels, args.rss_pixels = min(args.pixels, 2_000_000), 0
 
     banner()
+    rep = _common.Report("quantize", ["imagegpt-rs", "transformers", "torch", "faiss-cpu", "scikit-learn"], args)
     from imagegpt_rs import ColorQuantizer
 
     px = photo_pixels()
@@ -121,16 +125,20 @@ def main() -> None:
     ids = q.quantize(big)
     cold = time.perf_counter() - t0
     rows.append(("imagegpt-rs cold (table build included)", len(big) / cold / 1e6, f"{len(big):,} px"))
+    del ids
+    # The default call returns a new array (the README's call); out= writes into one already faulted in.
+    t_new = best_time(lambda: q.quantize(big), repeat=5)
+    rows.append(("imagegpt-rs warm, int64 ids: q.quantize(img)", len(big) / t_new / 1e6, f"{len(big):,} px"))
     out64 = np.empty(len(big), np.int64)
-    t = best_time(lambda: q.quantize(big, out=out64), repeat=5)
-    rows.append(("imagegpt-rs warm, int64 ids", len(big) / t / 1e6, f"{len(big):,} px"))
-    out16 = np.empty(len(big), np.uint16)
-    t = best_time(lambda: q.quantize(big, out=out16), repeat=5)
-    rows.append(("imagegpt-rs warm, uint16 ids", len(big) / t / 1e6, f"{len(big):,} px"))
+    out64.fill(0)
+    t_out = best_time(lambda: q.quantize(big, out=out64), repeat=5)
+    rows.append(("imagegpt-rs warm, int64 ids, out= preallocated", len(big) / t_out / 1e6, f"{len(big):,} px"))
+    t = best_time(lambda: q.quantize(big, dtype=np.uint16), repeat=5)
+    rows.append(("imagegpt-rs warm, uint16 ids: q.quantize(img, dtype=np.uint16)", len(big) / t / 1e6,
+                 f"{len(big):,} px"))
     q1 = ColorQuantizer(q.clusters, num_threads=1)
     t = best_time(lambda: q1.quantize(big, out=out64), repeat=3)
-    rows.append(("imagegpt-rs warm, int64 ids, 1 thread", len(big) / t / 1e6, f"{len(big):,} px"))
-    del ids
+    rows.append(("imagegpt-rs warm, int64 ids, out=, 1 thread", len(big) / t / 1e6, f"{len(big):,} px"))
 
     # transformers' NumPy formula (normalize + color_quantize), on a slice
     from transformers.models.imagegpt.image_processing_imagegpt import color_quantize
@@ -162,7 +170,7 @@ def main() -> None:
     try:
         import faiss
 
-        xf = normalize(px[:2_000_000])
+        xf = normalize(px[: 200_000 if args.quick else 2_000_000])
         index = faiss.IndexFlatL2(3)
         index.add(np.ascontiguousarray(clusters, dtype=np.float32))
         t = best_time(lambda: index.search(xf, 1), repeat=2)
@@ -171,19 +179,20 @@ def main() -> None:
         print("faiss: skipped (not installed)")
 
     assert np.array_equal(ColorQuantizer(clusters).quantize(sub), ref_ids), "ids differ from transformers"
-    print("ids identical to transformers' color_quantize on the NumPy sample: True")
+    rep.note(f"data: {len(px):,} real-photo pixels (scikit-image and scikit-learn sample photos) tiled to "
+             f"{len(big):,}; palette: 512-cluster k-means (float64); ids identical to transformers' "
+             "color_quantize on the NumPy sample")
     print()
     base = next(r[1] for r in rows if r[0].startswith("transformers"))
     faiss_rate = next((r[1] for r in rows if r[0].startswith("faiss")), None)
-    w = max(len(r[0]) for r in rows)
-    hdr = f"{'method':{w}}  {'Mpixel/s':>10}  {'vs NumPy':>10}  {'vs faiss':>9}  measured on"
-    print(hdr)
-    print("-" * len(hdr))
     rows = [r for r in rows if not r[0].startswith("imagegpt")] + [r for r in rows if r[0].startswith("imagegpt")]
-    for name, rate, note in rows:
-        vf = f"{rate / faiss_rate:8.1f}x" if faiss_rate else "       -"
-        print(f"{name:{w}}  {rate:10.2f}  {rate / base:9.0f}x  {vf}  {note}")
-    print()
+    rep.table(
+        f"Color quantization, {q.num_threads} threads unless noted",
+        ["method", "Mpixel/s", "vs NumPy formula", "vs faiss", "measured on"],
+        [[name, f"{rate:,.3g}" if rate < 10 else f"{rate:,.0f}", f"{rate / base:,.0f}x",
+          f"{rate / faiss_rate:,.1f}x" if faiss_rate else "", note] for name, rate, note in rows],
+    )
+    rep.note(f"default call (new int64 array) / out= call: {t_out / t_new:.2f}x")
 
     builds = []
     for i in range(1, 4):
@@ -191,8 +200,24 @@ def main() -> None:
         t = time.perf_counter()
         qq.build_table()
         builds.append(time.perf_counter() - t)
-    print(f"table build, 512 clusters, {q.num_threads} threads: best {min(builds) * 1e3:.0f} ms "
-          f"(runs: {', '.join(f'{b * 1e3:.0f}' for b in builds)} ms)")
+    rep.note(f"table build, 512 clusters, {q.num_threads} threads: best {min(builds) * 1e3:.0f} ms "
+             f"(runs: {', '.join(f'{b * 1e3:.0f}' for b in builds)} ms)")
+    # Table build against K: palettes of K distinct real-photo colors (k-means centers sit among them).
+    uniq = np.unique(px, axis=0)
+    rng = np.random.default_rng(1)
+    ks = [16, 512] if args.quick else [16, 64, 256, 512, 1024, 4096, 16384, 65535]
+    krows = []
+    for k in ks:
+        pal = normalize(uniq[rng.choice(len(uniq), k, replace=False)]).astype(np.float64)
+        qq = ColorQuantizer(pal)
+        t = time.perf_counter()
+        qq.build_table()
+        tb = time.perf_counter() - t
+        tw = best_time(lambda: qq.quantize(big[:2_000_000], out=out64[:2_000_000]), repeat=3)
+        krows.append([f"{k:,}", f"{tb * 1e3:,.0f}", f"{2_000_000 / tw / 1e6:,.0f}"])
+    rep.table(f"Table build against the number of clusters K ({q.num_threads} threads; palettes of K distinct "
+              "real-photo colors, float64); lookups after the build do not depend on K",
+              ["K", "table build ms", "warm int64 Mpixel/s (out=)"], krows)
     small = px[: 32 * 32].reshape(32, 32, 3)
     smalls = []
     for i in range(10, 20):
@@ -200,8 +225,8 @@ def main() -> None:
         t = time.perf_counter()
         ColorQuantizer(c).quantize(small)
         smalls.append(time.perf_counter() - t)
-    print(f"one 32x32 image from cold (new quantizer, new palette): median {np.median(smalls) * 1e3:.2f} ms, "
-          f"max {max(smalls) * 1e3:.2f} ms")
+    rep.note(f"one 32x32 image from cold (new quantizer, new palette): median {np.median(smalls) * 1e3:.2f} ms, "
+             f"max {max(smalls) * 1e3:.2f} ms")
 
     if args.rss_pixels:
         import tempfile
@@ -215,10 +240,11 @@ def main() -> None:
         before, peak, dt = map(float, res.stdout.split())
         n = args.rss_pixels
         io = (n * 3 + n * 8) / 2**20
-        print(f"peak RSS, {n:,} pixels cold (child process): {peak - before:,.0f} MiB above the interpreter's "
-              f"{before:,.0f} MiB; input {n * 3 / 2**20:,.0f} + int64 output {n * 8 / 2**20:,.0f} + table 32 "
-              f"= {io + 32:,.0f} MiB; {n / dt / 1e6:.0f} Mpixel/s")
+        rep.note(f"peak RSS, {n:,} pixels cold (child process): {peak - before:,.0f} MiB above the interpreter's "
+                 f"{before:,.0f} MiB; input {n * 3 / 2**20:,.0f} + int64 output {n * 8 / 2**20:,.0f} + table 32 "
+                 f"= {io + 32:,.0f} MiB; {n / dt / 1e6:.0f} Mpixel/s")
     print(f"\nself peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    rep.save()
 
 
 if __name__ == "__main__":

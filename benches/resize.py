@@ -103,7 +103,7 @@ def batch_crops(imgs: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
+    _common.add_report_args(ap)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -120,9 +120,11 @@ def main() -> None:
 
     imgs = photos()
     _common.banner(["imagegpt-rs", "pillow"])
+    rep = _common.Report("resize", ["imagegpt-rs", "pillow"], args)
     head = f"{'source':<20} {'to (h x w)':>11} {'filter':<9} {'Pillow ms':>10} {'ours ms':>9} {'1 thread':>9} {'speed-up':>9}"
     print(head)
     print("-" * len(head))
+    single_rows = []
     for name, (h, w), f in CASES:
         a = imgs[name]
         n = repeats(a, args.quick)
@@ -130,6 +132,9 @@ def main() -> None:
         ours = best_ms(lambda: resize(a, (h, w), FILTERS[f]), n)
         one = single[f"{name}|{h}x{w}|{f}"]
         print(f"{name:<20} {f'{h}x{w}':>11} {f:<9} {pil:>10.3f} {ours:>9.3f} {one:>9.3f} {pil / ours:>8.1f}x")
+        single_rows.append([name, f"{h}x{w}", f, f"{pil:.3f}", f"{ours:.3f}", f"{one:.3f}", f"{pil / ours:.1f}x"])
+    rep.table("One image (identical bytes)", ["source", "to (h x w)", "filter", "Pillow ms", "ours ms",
+                                             "ours 1 thread ms", "vs Pillow"], single_rows, show=False)
 
     crops = batch_crops(imgs)
     nb = 2 if args.quick else 5
@@ -150,6 +155,10 @@ def main() -> None:
     ]
     for label, ms in rows:
         print(f"  {label:<34} {ms:>8.1f} ms  {512 / ms * 1e3:>8.0f} images/s  {pil_b / ms:>6.1f}x Pillow")
+    rep.table("Batch: 512 crops 256x256 to 32x32 BILINEAR", ["method", "ms", "images/s", "vs Pillow"],
+              [[label, f"{ms:,.1f}", f"{512 / ms * 1e3:,.0f}", f"{pil_b / ms:.1f}x"] for label, ms in rows],
+              show=False)
+    rep.save()
 
 
 if __name__ == "__main__":

@@ -73,6 +73,68 @@ def test_png_modes_and_shapes_equal_pil_open_then_transformers(tmp_path, rgb_pho
         np.testing.assert_array_equal(encode_bytes([f.read()], processor).ids[0], expected[0])
 
 
+@pytest.mark.parametrize("resample", [PIL_Image.BILINEAR, PIL_Image.BICUBIC])
+def test_jpeg_kinds_and_damaged_jpegs_equal_pil_open_then_transformers(tmp_path, rgb_photos, photo_palette, resample):
+    """JPEG rows go straight into the resize (libjpeg-turbo's scanline decoding) when the file decodes
+    cleanly, and take the whole-image path otherwise: baseline 4:2:0, 4:2:2 and 4:4:4, progressive,
+    restart markers, grayscale and CMYK files, and damaged copies (flipped bits in the scan data, cut
+    files) must give transformers' ids on what Pillow decodes, and fail where Pillow fails."""
+    photo = next(iter(rgb_photos.values()))
+    im = PIL_Image.fromarray(np.ascontiguousarray(photo[:301, :397]))
+    kinds = {
+        "420": dict(quality=85),
+        "422": dict(quality=90, subsampling=1),
+        "444": dict(quality=95, subsampling=0),
+        "progressive": dict(quality=80, progressive=True),
+        "restart": dict(quality=85, restart_marker_rows=1),
+    }
+    files = {}
+    for name, kw in kinds.items():
+        files[name] = _jpeg(im, **kw)
+    files["gray"] = _jpeg(im.convert("L"), quality=85)
+    files["cmyk"] = _jpeg(im.convert("CMYK"), quality=90)
+    rng = np.random.default_rng(7)
+    for name in ["420", "progressive", "gray"]:
+        data = files[name]
+        for k in range(6):
+            bad = bytearray(data)
+            if k % 3 == 0:
+                bad = bad[: int(len(bad) * rng.uniform(0.3, 0.95))]
+            else:
+                for _ in range(k):
+                    at = int(rng.integers(len(data) // 3, len(data) - 2))  # mostly scan data
+                    bad[at] ^= 1 << int(rng.integers(8))
+            files[f"{name}_damaged{k}"] = bytes(bad)
+    paths = []
+    for name, data in files.items():
+        paths.append(str(tmp_path / f"{name}.jpg"))
+        with open(paths[-1], "wb") as f:
+            f.write(data)
+    processor = ImageGPTImageProcessor(photo_palette, size=32, resample=resample)
+    result = encode_files(paths, processor, on_error="skip")
+    failed = {f.index for f in result.failures}
+    theirs = transformers.ImageGPTImageProcessor(photo_palette, size=32, resample=resample)
+    row = dict(zip(result.indices.tolist(), range(len(result.indices))))
+    for i, p in enumerate(paths):
+        try:
+            pil = PIL_Image.open(p).convert("RGB")
+        except OSError:
+            assert i in failed, f"{p}: Pillow fails, we decoded it"
+            continue
+        assert i not in failed, f"{p}: Pillow decodes it, we failed"
+        expected = theirs(pil, return_tensors="np")["input_ids"][0]
+        np.testing.assert_array_equal(result.ids[row[i]], expected, err_msg=p)
+    assert len(failed) <= len(paths) - 7  # the undamaged kinds at least
+
+
+def _jpeg(im, **kw) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", **kw)
+    return buf.getvalue()
+
+
 def test_processor_method_is_encode_files(photo_files, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=12)
     a = processor.encode_files(photo_files[:4], dtype=np.int32)

@@ -168,7 +168,7 @@ class ColorQuantizer:
                 "use quantize_normalized() for normalized float pixels"
             )
         res = self._out(arr.shape[:-1], dtype, out)
-        self._native.quantize_u8(np.ascontiguousarray(arr), res)
+        self._native.quantize_u8(np.ascontiguousarray(arr), res, out is None)
         return res
 
     def quantize_normalized(
@@ -187,7 +187,7 @@ class ColorQuantizer:
         if arr.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise InputError(f"pixels must be float32 or float64, got dtype {arr.dtype}")
         res = self._out(arr.shape[:-1], dtype, out)
-        self._native.quantize_float(np.ascontiguousarray(arr), res)
+        self._native.quantize_float(np.ascontiguousarray(arr), res, out is None)
         return res
 
     def decode(self, ids: npt.ArrayLike) -> np.ndarray:

@@ -1,21 +1,39 @@
-//! Records which libjpeg-turbo the core was built against, for `build_info`.
+//! Build steps of the core, when the `libjpeg-turbo` feature is on:
+//! - compiles `src/jpeg_rows.c` (row-by-row JPEG decoding through the libjpeg API) against the headers of
+//!   the libjpeg-turbo that turbojpeg-sys builds;
+//! - records that libjpeg-turbo's version for `build_info`.
 //!
-//! turbojpeg-sys builds the vendored libjpeg-turbo with cmake and publishes its include directory
-//! (`cargo:include=...`, seen here as `DEP_TURBOJPEG_INCLUDE`, since it declares `links = "turbojpeg"`).
-//! Its generated `jconfig.h` holds `LIBJPEG_TURBO_VERSION`; we pass that on as a compile-time
-//! environment variable. SIMD is not recorded here: `build_info` asks the linked library at run time.
+//! turbojpeg-sys builds the vendored libjpeg-turbo with cmake and publishes its include directories
+//! (`cargo:include=...`, comma separated, seen here as `DEP_TURBOJPEG_INCLUDE` since it declares
+//! `links = "turbojpeg"`). Its generated `jconfig.h` holds `LIBJPEG_TURBO_VERSION`, passed on as the
+//! compile-time variable `IMAGEGPT_LIBJPEG_TURBO_VERSION`. SIMD is not recorded here: `build_info` asks
+//! the linked library at run time.
 
 use std::env;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
+    println!("cargo:rerun-if-changed=src/jpeg_rows.c");
     println!("cargo:rerun-if-env-changed=DEP_TURBOJPEG_INCLUDE");
-    let version = env::var("DEP_TURBOJPEG_INCLUDE")
-        .ok()
-        .and_then(|dirs| dirs.split(',').find_map(|dir| read_version(&Path::new(dir).join("jconfig.h"))))
+    let include_dirs: Vec<PathBuf> = env::var("DEP_TURBOJPEG_INCLUDE")
+        .map(|dirs| dirs.split(',').filter(|d| !d.is_empty()).map(PathBuf::from).collect())
+        .unwrap_or_default();
+    let version = include_dirs
+        .iter()
+        .find_map(|dir| read_version(&dir.join("jconfig.h")))
         .unwrap_or_default();
     println!("cargo:rustc-env=IMAGEGPT_LIBJPEG_TURBO_VERSION={version}");
+
+    if env::var_os("CARGO_FEATURE_LIBJPEG_TURBO").is_none() {
+        return;
+    }
+    let mut build = cc::Build::new();
+    build.file("src/jpeg_rows.c").warnings(true);
+    for dir in &include_dirs {
+        build.include(dir);
+    }
+    build.compile("imagegpt_jpeg_rows");
 }
 
 fn read_version(jconfig: &Path) -> Option<String> {

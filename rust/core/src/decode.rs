@@ -380,15 +380,17 @@ pub trait RgbRows {
 }
 
 /// Decodes `data` into `sink` a window of rows at a time, never holding the whole image, when the
-/// file allows it: a well-formed, non-interlaced PNG within the size limit (returns true; the rows
-/// are exactly [`decode`]'s). Otherwise returns false, and the sink may have received some rows:
+/// file allows it: a well-formed, non-interlaced PNG within the size limit, or a JPEG decoded at
+/// full size with libjpeg-turbo that decodes without any warning (returns true; the rows are
+/// exactly [`decode`]'s). Otherwise returns false, and the sink may have received some rows:
 /// the caller then decodes with [`decode`], which gives the image, or the error for the file, as
 /// for any other file.
 pub fn decode_rows(data: &[u8], options: &DecodeOptions, sink: &mut dyn RgbRows) -> bool {
-    if ImageFormat::sniff(data) != Some(ImageFormat::Png) {
-        return false;
-    }
-    let run = || png_rows(data, options, sink).is_some();
+    let run = || match ImageFormat::sniff(data) {
+        Some(ImageFormat::Png) => png_rows(data, options, sink).is_some(),
+        Some(ImageFormat::Jpeg) => jpeg_rows(data, options, sink).is_some(),
+        _ => false,
+    };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(false)
 }
 
@@ -775,8 +777,22 @@ fn jpeg_truncation(data: &[u8]) -> Result<(), String> {
     }
 }
 
+/// A TurboJPEG handle with the headers read and every check of the whole-image path passed:
+/// the size limit, truncation, 8-bit samples; the draft scale set.
 #[cfg(feature = "libjpeg-turbo")]
-fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+struct TurboSetup {
+    d: turbo::Decompressor,
+    original: (u32, u32),
+    scale: u32,
+    /// The output size (scaled).
+    size: (u32, u32),
+    pf: turbojpeg_sys::TJPF,
+    channels: usize,
+    mode: &'static str,
+}
+
+#[cfg(feature = "libjpeg-turbo")]
+fn turbo_setup(data: &[u8], options: &DecodeOptions) -> Result<TurboSetup, DecodeError> {
     let format = ImageFormat::Jpeg;
     let mut d = turbo::Decompressor::new().ok_or(DecodeError::OutOfMemory { bytes: 0 })?;
     let h = d.header(data).map_err(|e| match jpeg_truncation(data) {
@@ -815,9 +831,6 @@ fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImag
         d.set_scale(scale as i32)
             .map_err(|e| jpeg_error(e.message))?;
     }
-    // TJSCALED: ceil(dim / scale), as Pillow's draft size.
-    let (sw, sh) = (w.div_ceil(scale), hgt.div_ceil(scale));
-    let pixels = sw as u64 * sh as u64;
     let (pf, channels, mode) = if h.colorspace == turbo::CS_GRAY as i32 {
         (turbo::PF_GRAY, 1usize, "L")
     } else if h.colorspace == turbo::CS_CMYK as i32 || h.colorspace == turbo::CS_YCCK as i32 {
@@ -825,6 +838,30 @@ fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImag
     } else {
         (turbo::PF_RGB, 3, "RGB")
     };
+    Ok(TurboSetup {
+        d,
+        original: (w, hgt),
+        scale,
+        // TJSCALED: ceil(dim / scale), as Pillow's draft size.
+        size: (w.div_ceil(scale), hgt.div_ceil(scale)),
+        pf,
+        channels,
+        mode,
+    })
+}
+
+#[cfg(feature = "libjpeg-turbo")]
+fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    let TurboSetup {
+        mut d,
+        original,
+        scale,
+        size: (sw, sh),
+        pf,
+        channels,
+        mode,
+    } = turbo_setup(data, options)?;
+    let pixels = sw as u64 * sh as u64;
     let mut buf = alloc_zeroed(pixels * channels as u64)?;
     match d.decompress(data, &mut buf, sw as usize, sh as usize, pf, channels) {
         Ok(None) => {}
@@ -849,11 +886,205 @@ fn decode_jpeg_turbo(data: &[u8], options: &DecodeOptions) -> Result<DecodedImag
         width: sw,
         height: sh,
         data,
-        format,
+        format: ImageFormat::Jpeg,
         source_mode: mode,
         draft_scale: scale,
-        original_size: (w, hgt),
+        original_size: original,
     })
+}
+
+#[cfg(feature = "libjpeg-turbo")]
+mod jpeg_scanlines {
+    //! Row-by-row decoding through the libjpeg API of the same vendored libjpeg-turbo, by way of
+    //! the small C file `jpeg_rows.c` (libjpeg's errors longjmp, which only C frames may see).
+
+    use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
+
+    extern "C" {
+        fn igpt_jpeg_new() -> *mut c_void;
+        fn igpt_jpeg_free(h: *mut c_void);
+        fn igpt_jpeg_start(
+            h: *mut c_void,
+            data: *const u8,
+            len: c_ulong,
+            scan_limit: c_int,
+            width: *mut c_uint,
+            height: *mut c_uint,
+            components: *mut c_int,
+        ) -> c_int;
+        fn igpt_jpeg_read(h: *mut c_void, buf: *mut u8, stride: usize, max_rows: c_uint) -> c_int;
+        fn igpt_jpeg_finish(h: *mut c_void) -> c_int;
+        fn igpt_jpeg_warned(h: *const c_void) -> c_int;
+        fn igpt_jpeg_message(h: *const c_void) -> *const c_char;
+    }
+
+    /// Most rows one [`RowDecoder::read`] returns (the C side's row-pointer array).
+    pub const MAX_ROWS: usize = 64;
+
+    /// A started libjpeg decompression of a borrowed buffer.
+    pub struct RowDecoder<'a> {
+        h: std::ptr::NonNull<c_void>,
+        pub width: usize,
+        pub height: usize,
+        pub components: usize,
+        _data: std::marker::PhantomData<&'a [u8]>,
+    }
+
+    impl<'a> RowDecoder<'a> {
+        /// Reads the headers and starts decompressing `data`; None on any error.
+        pub fn start(data: &'a [u8], scan_limit: i32) -> Option<Self> {
+            let len = c_ulong::try_from(data.len()).ok()?;
+            // SAFETY: igpt_jpeg_new has no preconditions and returns NULL on failure.
+            let h = std::ptr::NonNull::new(unsafe { igpt_jpeg_new() })?;
+            let (mut w, mut ht, mut c): (c_uint, c_uint, c_int) = (0, 0, 0);
+            let mut dec = RowDecoder {
+                h,
+                width: 0,
+                height: 0,
+                components: 0,
+                _data: std::marker::PhantomData,
+            };
+            // SAFETY: h is a live handle from igpt_jpeg_new (freed only by Drop); data is valid
+            // for reads of len bytes for 'a, which outlives the handle's use of it (the handle is
+            // dropped, or finished, within 'a: RowDecoder<'a> borrows data); the out-pointers
+            // point to live locals.
+            let rc = unsafe {
+                igpt_jpeg_start(
+                    h.as_ptr(),
+                    data.as_ptr(),
+                    len,
+                    scan_limit,
+                    &mut w,
+                    &mut ht,
+                    &mut c,
+                )
+            };
+            if rc != 0 {
+                return None;
+            }
+            dec.width = w as usize;
+            dec.height = ht as usize;
+            dec.components = usize::try_from(c).ok()?;
+            Some(dec)
+        }
+
+        /// Decodes the next rows into `buf` (rows of `stride` bytes, at most [`MAX_ROWS`] and
+        /// `buf.len() / stride`); the number of rows, 0 at the end, None on an error.
+        pub fn read(&mut self, buf: &mut [u8], stride: usize) -> Option<usize> {
+            if stride < self.width.checked_mul(self.components)? || stride == 0 {
+                return None;
+            }
+            let rows = (buf.len() / stride).min(MAX_ROWS);
+            // SAFETY: the handle is live and started; buf is valid for writes of rows * stride
+            // bytes, and libjpeg writes at most `rows` rows of width * components <= stride
+            // bytes, row i at buf + i * stride (checked above).
+            let n = unsafe {
+                igpt_jpeg_read(self.h.as_ptr(), buf.as_mut_ptr(), stride, rows as c_uint)
+            };
+            usize::try_from(n).ok()
+        }
+
+        /// Reads to the end of the image; false on an error.
+        pub fn finish(&mut self) -> bool {
+            // SAFETY: the handle is live and started.
+            unsafe { igpt_jpeg_finish(self.h.as_ptr()) == 0 }
+        }
+
+        /// Whether libjpeg warned (corrupt data worked around, premature end).
+        pub fn warned(&self) -> bool {
+            // SAFETY: the handle is live; the call only reads it.
+            unsafe { igpt_jpeg_warned(self.h.as_ptr()) != 0 }
+        }
+
+        /// The error message, else the first warning.
+        #[allow(dead_code)]
+        pub fn message(&self) -> String {
+            // SAFETY: the handle is live; the message is a NUL-terminated array inside it
+            // (zeroed at creation, written with snprintf-like bounds by libjpeg), copied at once.
+            unsafe { CStr::from_ptr(igpt_jpeg_message(self.h.as_ptr())) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    impl Drop for RowDecoder<'_> {
+        fn drop(&mut self) {
+            // SAFETY: h came from igpt_jpeg_new and is freed exactly once, here.
+            unsafe { igpt_jpeg_free(self.h.as_ptr()) }
+        }
+    }
+}
+
+/// Streams a JPEG that the whole-image path would decode at full size into `sink`, a band of rows
+/// at a time; None (the caller then decodes whole) on anything else: draft scaling, another
+/// decoder, a file the whole path refuses, or any libjpeg error or warning.
+#[cfg(feature = "libjpeg-turbo")]
+fn jpeg_rows(data: &[u8], options: &DecodeOptions, sink: &mut dyn RgbRows) -> Option<()> {
+    if options.jpeg_decoder != JpegDecoder::LibjpegTurbo {
+        return None;
+    }
+    let setup = turbo_setup(data, options).ok()?;
+    if setup.scale != 1 {
+        return None;
+    }
+    let (width, height) = (setup.size.0 as usize, setup.size.1 as usize);
+    let channels = setup.channels;
+    drop(setup);
+    let mut dec = jpeg_scanlines::RowDecoder::start(data, MAX_JPEG_SCANS)?;
+    if (dec.width, dec.height, dec.components) != (width, height, channels) {
+        return None;
+    }
+    let stride = width.checked_mul(channels)?;
+    // 16 rows a band (at most MAX_ROWS): a few hundred KiB for the widest photos.
+    let band = 16.min(jpeg_scanlines::MAX_ROWS);
+    let mut buf = zeroed_bytes(stride.checked_mul(band)?)?;
+    let mut rgb = if channels == 3 {
+        Vec::new()
+    } else {
+        zeroed_bytes(width.checked_mul(3 * band)?)?
+    };
+    if !sink.start(width, height) {
+        return None;
+    }
+    let mut done = 0;
+    while done < height {
+        let n = dec.read(&mut buf, stride)?;
+        if n == 0 || dec.warned() {
+            return None;
+        }
+        done += n;
+        let rows = &buf[..n * stride];
+        let out: &[u8] = match channels {
+            3 => rows,
+            1 => {
+                for (o, &g) in rgb.chunks_exact_mut(3).zip(rows) {
+                    o.fill(g);
+                }
+                &rgb[..n * width * 3]
+            }
+            _ => {
+                for (o, p) in rgb.chunks_exact_mut(3).zip(rows.chunks_exact(4)) {
+                    // As `jpeg_cmyk_to_rgb`: Pillow reads JPEG CMYK inverted (`CMYK;I`).
+                    o.copy_from_slice(&pillow_cmyk_to_rgb(
+                        255 - p[0],
+                        255 - p[1],
+                        255 - p[2],
+                        255 - p[3],
+                    ));
+                }
+                &rgb[..n * width * 3]
+            }
+        };
+        if !sink.rows(out) {
+            return None;
+        }
+    }
+    (dec.finish() && !dec.warned()).then_some(())
+}
+
+#[cfg(not(feature = "libjpeg-turbo"))]
+fn jpeg_rows(_data: &[u8], _options: &DecodeOptions, _sink: &mut dyn RgbRows) -> Option<()> {
+    None
 }
 
 #[cfg(not(feature = "libjpeg-turbo"))]

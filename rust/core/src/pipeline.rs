@@ -405,6 +405,176 @@ mod tests {
         }
     }
 
+    /// A `w x h` JPEG of smooth noise from libjpeg-turbo's own encoder: `pf` TJPF_RGB, TJPF_GRAY or
+    /// TJPF_CMYK (the last gives an Adobe YCCK file), `subsamp` a TJSAMP, optionally progressive
+    /// and with a restart marker every row of MCUs.
+    #[cfg(feature = "libjpeg-turbo")]
+    fn jpeg_bytes(
+        w: usize,
+        h: usize,
+        pf: i32,
+        subsamp: i32,
+        progressive: bool,
+        restart: bool,
+    ) -> Vec<u8> {
+        use turbojpeg_sys as tj;
+        let channels = if pf == tj::TJPF_TJPF_GRAY {
+            1
+        } else if pf == tj::TJPF_TJPF_CMYK {
+            4
+        } else {
+            3
+        };
+        let src: Vec<u8> = (0..w * h * channels)
+            .map(|i| {
+                let (p, c) = (i / channels, i % channels);
+                let (x, y) = ((p % w) as f64, (p / w) as f64);
+                ((x * 0.21 + c as f64).sin() * (y * 0.13).cos()).mul_add(100.0, 128.0) as u8
+                    ^ ((p * 31 + c) % 5) as u8
+            })
+            .collect();
+        // SAFETY: the handle comes from tj3Init (checked non-null) and is destroyed once at the
+        // end; src holds h rows of w * channels bytes (the pitch given); tj3Compress8 allocates
+        // jpeg_buf itself (it starts null) and sets its size, and we copy it out and free it with
+        // tj3Free exactly once.
+        unsafe {
+            let handle = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as i32);
+            assert!(!handle.is_null());
+            assert_eq!(
+                tj::tj3Set(handle, tj::TJPARAM_TJPARAM_QUALITY as i32, 88),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(handle, tj::TJPARAM_TJPARAM_SUBSAMP as i32, subsamp),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(
+                    handle,
+                    tj::TJPARAM_TJPARAM_PROGRESSIVE as i32,
+                    progressive as i32
+                ),
+                0
+            );
+            assert_eq!(
+                tj::tj3Set(
+                    handle,
+                    tj::TJPARAM_TJPARAM_RESTARTROWS as i32,
+                    restart as i32
+                ),
+                0
+            );
+            let mut jpeg_buf: *mut u8 = std::ptr::null_mut();
+            let mut size: tj::size_t = 0;
+            let rc = tj::tj3Compress8(
+                handle,
+                src.as_ptr(),
+                w as i32,
+                (w * channels) as i32,
+                h as i32,
+                pf,
+                &mut jpeg_buf,
+                &mut size,
+            );
+            assert_eq!(rc, 0);
+            let out = std::slice::from_raw_parts(jpeg_buf, size as usize).to_vec();
+            tj::tj3Free(jpeg_buf as *mut _);
+            tj::tj3Destroy(handle);
+            out
+        }
+    }
+
+    /// Collects the rows `decode_rows` sends.
+    struct Collect(Vec<u8>, usize, usize);
+    impl RgbRows for Collect {
+        fn start(&mut self, width: usize, height: usize) -> bool {
+            (self.1, self.2) = (width, height);
+            true
+        }
+        fn rows(&mut self, rgb: &[u8]) -> bool {
+            self.0.extend_from_slice(rgb);
+            true
+        }
+    }
+
+    #[cfg(feature = "libjpeg-turbo")]
+    #[test]
+    fn streamed_jpeg_rows_equal_whole_decoding_even_on_damaged_files() {
+        use turbojpeg_sys as tj;
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let mut s = settings();
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (rgb, gray, cmyk) = (tj::TJPF_TJPF_RGB, tj::TJPF_TJPF_GRAY, tj::TJPF_TJPF_CMYK);
+        let (s444, s422, s420) = (
+            tj::TJSAMP_TJSAMP_444,
+            tj::TJSAMP_TJSAMP_422,
+            tj::TJSAMP_TJSAMP_420,
+        );
+        let cases = [
+            (rgb, s420, false, false, 61, 47),
+            (rgb, s420, true, false, 203, 150),
+            (rgb, s422, false, true, 90, 33),
+            (rgb, s444, true, true, 17, 131),
+            (gray, tj::TJSAMP_TJSAMP_GRAY, false, false, 75, 40),
+            (gray, tj::TJSAMP_TJSAMP_GRAY, true, false, 40, 75),
+            (cmyk, s420, false, false, 64, 48),
+        ];
+        for (i, &(pf, subsamp, progressive, restart, w, h)) in cases.iter().enumerate() {
+            let file = jpeg_bytes(w, h, pf, subsamp, progressive, restart);
+            // The rows streamed are exactly the whole image's bytes.
+            let whole_image = decode(&file, &s.decode).expect("decodes");
+            let mut sink = Collect(Vec::new(), 0, 0);
+            assert!(
+                decode_rows(&file, &s.decode, &mut sink),
+                "case {i}: not streamed"
+            );
+            assert_eq!((sink.1, sink.2), (w, h), "case {i}");
+            assert!(sink.0 == whole_image.data, "case {i}: streamed rows differ");
+            for filter in [Filter::Bilinear, Filter::Bicubic, Filter::Lanczos] {
+                s.filter = filter;
+                let good = streamed(&file, &s, &q);
+                assert!(good.is_ok(), "case {i}: {good:?}");
+                assert_eq!(good, whole(&file, &s, &q), "case {i} {filter:?}");
+            }
+            // Flipped bytes (mostly in the entropy-coded data) and cuts: the same outcome either way.
+            for round in 0..90 {
+                let mut bad = file.clone();
+                if round % 3 == 0 {
+                    bad.truncate(2 + next() as usize % (file.len() - 2));
+                } else {
+                    for _ in 0..1 + round % 3 {
+                        let at = 2 + next() as usize % (file.len() - 2);
+                        bad[at] ^= 1 << (next() % 8);
+                    }
+                }
+                let a = streamed(&bad, &s, &q);
+                let b = whole(&bad, &s, &q);
+                assert_eq!(
+                    a.is_ok(),
+                    b.is_ok(),
+                    "case {i} round {round}: {a:?} vs {b:?}"
+                );
+                if let (Ok(a), Ok(b)) = (a, b) {
+                    assert_eq!(a, b, "case {i} round {round}");
+                }
+            }
+        }
+        // Draft scaling keeps the whole-image path (the DCT-scaled decode).
+        s.decode.draft = Some((8, 8));
+        let file = jpeg_bytes(203, 150, rgb, s420, false, false);
+        assert!(!decode_rows(
+            &file,
+            &s.decode,
+            &mut Collect(Vec::new(), 0, 0)
+        ));
+    }
+
     #[test]
     fn wrong_output_length_is_an_error_for_every_item() {
         let err = encode_3x3(&gradient(3, 3), &mut [0u16; 7]).unwrap_err();

@@ -760,6 +760,35 @@ extern "C" {
         -> std::ffi::c_int;
 }
 
+/// Asks Linux to back a fresh output buffer with transparent huge pages: the 2 MiB-aligned part of
+/// `out`, which the quantizer's worker threads then fault in as 2 MiB pages while they write it
+/// (one fault and one kernel zeroing per 512 small pages; for 20 M int64 ids that is the difference
+/// between about 15 and 100 ms of CPU time on the development machine). NumPy advises its own large
+/// allocations the same way unless `NUMPY_MADVISE_HUGEPAGE=0`; this makes it independent of that
+/// setting. No-op for buffers under 2 MiB and off Linux; contents are unchanged.
+pub fn advise_huge_pages<O>(out: &mut [O]) {
+    #[cfg(target_os = "linux")]
+    {
+        let start = out.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(out);
+        let (a, b) = (
+            start.next_multiple_of(TABLE_ALIGN),
+            end / TABLE_ALIGN * TABLE_ALIGN,
+        );
+        if b > a {
+            // SAFETY: [a, b) is page aligned (2 MiB multiples) and lies inside `out`, which we
+            // borrow exclusively; MADV_HUGEPAGE (14) only changes how the kernel backs these
+            // anonymous pages, never their contents, and fails harmlessly (ignored) where THP is
+            // off or the memory is not anonymous.
+            unsafe {
+                madvise(a as *mut std::ffi::c_void, b - a, 14);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = out;
+}
+
 impl LookupTable {
     fn layout() -> std::alloc::Layout {
         match std::alloc::Layout::from_size_align(TABLE_LEN * 2, TABLE_ALIGN) {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use imagegpt_core::palette::{Clusters, Palette, PaletteError};
-use imagegpt_core::quantize::{OutId, QuantizeError, Quantizer};
+use imagegpt_core::quantize::{advise_huge_pages, OutId, QuantizeError, Quantizer};
 use numpy::{
     Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
@@ -63,27 +63,34 @@ fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResul
 }
 
 /// Runs `f` on the GIL-free side with the output slice of the right id type.
+/// `fresh`: `out` was just allocated for this call (never written), so its pages are advised as
+/// huge pages before the worker threads fault them in (see `advise_huge_pages`).
 fn with_out<'py>(
     py: Python<'py>,
     out: &Bound<'py, PyUntypedArray>,
+    fresh: bool,
     f: &(dyn Fn(OutSlice<'_>) -> Result<(), QuantizeError> + Sync),
 ) -> PyResult<Result<(), QuantizeError>> {
     fn run<'py, O: OutId + Element>(
         py: Python<'py>,
         a: &Bound<'py, PyArrayDyn<O>>,
+        fresh: bool,
         wrap: for<'a> fn(&'a mut [O]) -> OutSlice<'a>,
         f: &(dyn Fn(OutSlice<'_>) -> Result<(), QuantizeError> + Sync),
     ) -> PyResult<Result<(), QuantizeError>> {
         let mut w = a.try_readwrite()?;
         let s = w.as_slice_mut().map_err(slice_error)?;
+        if fresh {
+            advise_huge_pages(s);
+        }
         Ok(crate::threads::detach(py, || f(wrap(s))))
     }
     if let Ok(a) = out.cast::<PyArrayDyn<i64>>() {
-        run(py, a, |s| OutSlice::I64(s), f)
+        run(py, a, fresh, |s| OutSlice::I64(s), f)
     } else if let Ok(a) = out.cast::<PyArrayDyn<i32>>() {
-        run(py, a, |s| OutSlice::I32(s), f)
+        run(py, a, fresh, |s| OutSlice::I32(s), f)
     } else if let Ok(a) = out.cast::<PyArrayDyn<u16>>() {
-        run(py, a, |s| OutSlice::U16(s), f)
+        run(py, a, fresh, |s| OutSlice::U16(s), f)
     } else {
         Err(PyTypeError::new_err(format!(
             "out must be uint16, int32 or int64, got {}",
@@ -144,17 +151,20 @@ impl PyColorQuantizer {
         })
     }
 
-    /// Writes the ids of C-contiguous uint8 `pixels` (..., 3) into C-contiguous `out` (...).
+    /// Writes the ids of C-contiguous uint8 `pixels` (..., 3) into C-contiguous `out` (...);
+    /// `fresh`: `out` is a new, untouched array (the default call), advised as huge pages.
+    #[pyo3(signature = (pixels, out, fresh=false))]
     fn quantize_u8<'py>(
         &self,
         py: Python<'py>,
         pixels: &Bound<'py, PyArrayDyn<u8>>,
         out: &Bound<'py, PyUntypedArray>,
+        fresh: bool,
     ) -> PyResult<()> {
         let r = pixels.try_readonly()?;
         let px = r.as_slice().map_err(slice_error)?;
         let q = &self.inner;
-        let res = with_out(py, out, &|o| match o {
+        let res = with_out(py, out, fresh, &|o| match o {
             OutSlice::U16(s) => q.quantize_u8(px, s),
             OutSlice::I32(s) => q.quantize_u8(px, s),
             OutSlice::I64(s) => q.quantize_u8(px, s),
@@ -163,19 +173,22 @@ impl PyColorQuantizer {
         res.map_err(|e| input_error(py, e, lead))
     }
 
-    /// Writes the ids of C-contiguous float32/float64 normalized `pixels` (..., 3) into `out`.
+    /// Writes the ids of C-contiguous float32/float64 normalized `pixels` (..., 3) into `out`
+    /// (`fresh` as in `quantize_u8`).
+    #[pyo3(signature = (pixels, out, fresh=false))]
     fn quantize_float<'py>(
         &self,
         py: Python<'py>,
         pixels: &Bound<'py, PyUntypedArray>,
         out: &Bound<'py, PyUntypedArray>,
+        fresh: bool,
     ) -> PyResult<()> {
         let q = &self.inner;
         let lead = pixels.shape()[..pixels.ndim().saturating_sub(1)].to_vec();
         let res = if let Ok(a) = pixels.cast::<PyArrayDyn<f32>>() {
             let r = a.try_readonly()?;
             let px = r.as_slice().map_err(slice_error)?;
-            with_out(py, out, &|o| match o {
+            with_out(py, out, fresh, &|o| match o {
                 OutSlice::U16(s) => q.quantize_f32(px, s),
                 OutSlice::I32(s) => q.quantize_f32(px, s),
                 OutSlice::I64(s) => q.quantize_f32(px, s),
@@ -183,7 +196,7 @@ impl PyColorQuantizer {
         } else if let Ok(a) = pixels.cast::<PyArrayDyn<f64>>() {
             let r = a.try_readonly()?;
             let px = r.as_slice().map_err(slice_error)?;
-            with_out(py, out, &|o| match o {
+            with_out(py, out, fresh, &|o| match o {
                 OutSlice::U16(s) => q.quantize_f64(px, s),
                 OutSlice::I32(s) => q.quantize_f64(px, s),
                 OutSlice::I64(s) => q.quantize_f64(px, s),
