@@ -64,8 +64,11 @@ class ColorQuantizer:
 
     def __init__(self, clusters: npt.ArrayLike, *, num_threads: int | None = None) -> None:
         if num_threads is not None:
-            if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-                raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
+            if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+                # the range is checked by the core, with the same message for every num_threads
+                raise ValueError(
+                    f"num_threads must be None (all cores) or an integer from 1 to 1024, got {num_threads!r}"
+                )
             num_threads = int(num_threads)
         arr = _prepare_clusters(clusters)
         self._native = _native.ColorQuantizer(arr, num_threads)
