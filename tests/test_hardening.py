@@ -254,3 +254,19 @@ def test_tiny_tiffs_decode_like_pillow(tmp_path: Path, mode: str, size: tuple[in
     with Image.open(p) as im:
         want = np.asarray(im.convert("RGB"))
     assert np.array_equal(decode_image(p), want)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 2)])
+def test_jpeg_compressed_tiffs_are_unsupported_not_out_of_memory(mode: str, size: tuple[int, int]) -> None:
+    # A 1x1 JPEG-in-TIFF tripped the tiff crate's buffer limit (16 bytes per pixel) and was reported
+    # as "cannot allocate 0 bytes"; the limit is now at least 1 MiB and the codec is named.
+    import io
+
+    buf = io.BytesIO()
+    Image.new(mode, size, 90).save(buf, format="TIFF", compression="jpeg")
+    with pytest.raises(ImageDecodeError) as e:
+        decode_image(buf.getvalue())
+    assert e.value.kind == "unsupported" and "JPEG" in str(e.value), str(e.value)
+    assert "cannot allocate" not in str(e.value)
+
