@@ -99,42 +99,46 @@ def _clusters() -> np.ndarray:
     return np.random.default_rng(0).uniform(-1, 1, size=(64, 3))
 
 
-def _quantize_work() -> int:
-    q = ColorQuantizer(_clusters(), num_threads=2)
-    px = np.random.default_rng(1).integers(0, 256, size=(600, 600, 3), dtype=np.uint8)
-    return int(q.quantize(px).sum())
+_PX = np.random.default_rng(1).integers(0, 256, size=(600, 600, 3), dtype=np.uint8)
 
 
-def _encode_work(paths: list[str]) -> int:
-    result = encode_files(paths, ImageGPTImageProcessor(size=8), num_threads=2)
-    return int(result.ids.sum())
-
-
-def _kmeans_work() -> int:
+def _work(kind: str, obj: object, paths: list[str]) -> int:
+    # `obj` was made (and used) in the parent: the child inherits it, with its thread count
+    if kind == "quantize":
+        return int(obj.quantize(_PX).sum())  # type: ignore[attr-defined]
+    if kind == "processor":
+        return int(obj([_PX[:300, :200], _PX[100:, 50:]], return_tensors="np").input_ids.sum())  # type: ignore[operator]
+    if kind == "encode":
+        return int(encode_files(paths, obj, num_threads=2).ids.sum())
     from imagegpt_rs import fit_palette
 
-    px = np.random.default_rng(2).integers(0, 256, size=(200, 200, 3), dtype=np.uint8)
-    fit = fit_palette([px], n_clusters=8, max_iter=5, num_threads=2)
-    return int(fit.n_clusters)
+    return int(fit_palette([_PX[:200, :200]], n_clusters=8, max_iter=5, num_threads=2).clusters.sum() * 1000)
 
 
-def _child(kind: str, paths: list[str], queue: "multiprocessing.Queue[int]") -> None:
-    work = {"quantize": _quantize_work, "kmeans": _kmeans_work}
-    queue.put(_encode_work(paths) if kind == "encode" else work[kind]())
+def _child(kind: str, obj: object, paths: list[str], queue: "multiprocessing.Queue[int]") -> None:
+    queue.put(_work(kind, obj, paths))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork")
-@pytest.mark.parametrize("kind", ["quantize", "encode", "kmeans"])
+@pytest.mark.parametrize("kind", ["quantize", "processor", "encode", "kmeans"])
 def test_fork_children_finish_after_every_pool_kind(kind: str, tmp_path: Path) -> None:
+    # Before: ColorQuantizer(num_threads=N) kept its own rayon pool; used in the parent, it made
+    # every call in a fork child wait forever.
     paths = []
     for i in range(4):
         p = tmp_path / f"{i}.png"
         Image.fromarray(np.full((40, 30, 3), 40 * i, np.uint8)).save(p)
         paths.append(str(p))
-    expected = _encode_work(paths) if kind == "encode" else {"quantize": _quantize_work, "kmeans": _kmeans_work}[kind]()
+    obj = {
+        "quantize": lambda: ColorQuantizer(_clusters(), num_threads=2),
+        "processor": lambda: ImageGPTImageProcessor(size=8, clusters=_clusters(), num_threads=2),
+        "encode": lambda: ImageGPTImageProcessor(size=8, num_threads=2),
+        "kmeans": lambda: None,
+    }[kind]()
+    expected = _work(kind, obj, paths)
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(kind, paths, queue)) for _ in range(2)]
+    procs = [ctx.Process(target=_child, args=(kind, obj, paths, queue)) for _ in range(2)]
     for p in procs:
         p.start()
     try:

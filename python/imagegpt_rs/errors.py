@@ -13,6 +13,7 @@ __all__ = [
     "PaletteError",
     "InputError",
     "ImageDecodeError",
+    "InternalError",
 ]
 
 
@@ -53,3 +54,10 @@ class InputError(ImageGPTError, ValueError):
 
 class ImageDecodeError(ImageGPTError, OSError):
     """An image file or byte string that cannot be decoded; the message names the file."""
+
+
+class InternalError(ImageGPTError, RuntimeError):
+    """A bug in imagegpt-rs (a Rust panic caught at the boundary); the message names the call.
+
+    Raised instead of pyo3's ``PanicException`` (a ``BaseException``), so ``except Exception`` sees
+    it. Please report it."""
