@@ -167,8 +167,12 @@ fn run_resize(data: &[u8]) -> String {
     let filter = Filter::ALL[data[5] as usize % 6];
     let c = [1, 3, 4][data[6] as usize % 3];
     let compat = [PillowCompat::V12Legacy, PillowCompat::V12, PillowCompat::V13][data[7] as usize % 3];
-    let px: Vec<u8> = (0..w * h * c).map(|i| data[8 + i % (data.len() - 8).max(1)].wrapping_mul(i as u8 | 1)).collect();
-    let px = if data.len() == 8 { vec![0; w * h * c] } else { px };
+    let tail = &data[8..];
+    let px: Vec<u8> = if tail.is_empty() {
+        vec![0; w * h * c]
+    } else {
+        (0..w * h * c).map(|i| tail[i % tail.len()].wrapping_mul(i as u8 | 1)).collect()
+    };
     let img = ImageView::new(&px, w, h, c).expect("view");
     let plan = ResizePlan::new(w, h, ow, oh, filter, compat).expect("plan");
     let a = plan.run(&img, true).expect("parallel");
