@@ -39,6 +39,8 @@ class ColorQuantizer:
     def build_table(self) -> None: ...
     def colors(self) -> object: ...
 
+import os
+
 import numpy as np
 
 DEFAULT_MAX_PIXELS: int
@@ -51,7 +53,7 @@ def decode_image(
     jpeg_decoder: str | None = None,
 ) -> np.ndarray: ...
 def decode_image_file(
-    path: str,
+    path: str | bytes | "os.PathLike[str] | os.PathLike[bytes]",
     max_pixels: int | None = ...,
     draft: tuple[int, int] | None = None,
     jpeg_decoder: str | None = None,

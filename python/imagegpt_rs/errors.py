@@ -15,6 +15,7 @@ __all__ = [
     "InputError",
     "ImageDecodeError",
     "ManifestError",
+    "InternalError",
 ]
 
 
@@ -85,3 +86,10 @@ class ImageDecodeError(ImageGPTError, OSError):
 class ManifestError(ImageGPTError, ValueError):
     """An encoded output directory whose manifest or shards do not agree (truncated, replaced or missing
     shard files, malformed entries, file names outside the directory); the message names the shard."""
+
+
+class InternalError(ImageGPTError, RuntimeError):
+    """A bug in imagegpt-rs (a Rust panic caught at the boundary); the message names the call.
+
+    Raised instead of pyo3's ``PanicException`` (a ``BaseException``), so ``except Exception`` sees
+    it. Please report it."""

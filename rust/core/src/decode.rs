@@ -327,11 +327,76 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedImage,
     decode(&read_file(path)?, options)
 }
 
+/// Bytes read from a file before its format is checked: enough for every signature [`ImageFormat::sniff`]
+/// knows.
+const SNIFF_BYTES: usize = 16;
+
 /// The bytes of an image file, or [`DecodeError::Io`] (without the path: callers add it).
+///
+/// Only regular files are read: a FIFO would block forever and a device (`/dev/zero`) never ends,
+/// so anything else is refused before it is opened. The first [`SNIFF_BYTES`] are read and checked
+/// against the known signatures before the rest: a file that is not an image costs one small read,
+/// whatever its size. The buffer is allocated fallibly from the file's size.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
-    std::fs::read(path).map_err(|e| DecodeError::Io {
+    use std::io::Read;
+    let io = |e: std::io::Error| DecodeError::Io {
         reason: e.to_string(),
-    })
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(DecodeError::Io {
+            reason: format!("not a regular file ({})", file_kind(&meta.file_type())),
+        });
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; SNIFF_BYTES];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    let mut data = Vec::new();
+    if got < head.len() || ImageFormat::sniff(&head).is_none() {
+        // empty, too short or not an image: `decode` says which, from these bytes alone
+        data.extend_from_slice(&head[..got]);
+        return Ok(data);
+    }
+    let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    data.try_reserve_exact(size.max(got))
+        .map_err(|_| DecodeError::OutOfMemory { bytes: meta.len() })?;
+    data.extend_from_slice(&head);
+    // The file may have grown since: read to its end anyway (the decoders bound what they use).
+    file.read_to_end(&mut data).map_err(io)?;
+    Ok(data)
+}
+
+/// What a non-regular file is, for the error message.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
 }
 
 /// Decodes JPEG, PNG, GIF, WebP, TIFF or BMP bytes to 8-bit RGB exactly like Pillow's
@@ -1696,7 +1761,10 @@ fn tiff_error(e: tiff::TiffError) -> DecodeError {
             format,
             detail: u.to_string(),
         },
-        tiff::TiffError::LimitsExceeded => DecodeError::OutOfMemory { bytes: 0 },
+        tiff::TiffError::LimitsExceeded => DecodeError::Unsupported {
+            format,
+            detail: "its strips or tiles need more memory than 16 bytes per pixel (or 1 MiB)".into(),
+        },
         other => DecodeError::Corrupt {
             format,
             detail: other.to_string(),
@@ -1711,7 +1779,11 @@ fn decode_tiff(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
     let (w, h) = dec.dimensions().map_err(tiff_error)?;
     let pixels = check_size(format, w as u64, h as u64, options)?;
     let mut limits = tiff::decoder::Limits::default();
-    limits.decoding_buffer_size = usize::try_from(pixels.saturating_mul(16)).unwrap_or(usize::MAX);
+    // 16 bytes per pixel, but at least 1 MiB: a tiny image's strip buffers may be larger than its
+    // pixels (a 1x1 image in a 8x8 tile, padding), which Pillow reads fine.
+    limits.decoding_buffer_size = usize::try_from(pixels.saturating_mul(16))
+        .unwrap_or(usize::MAX)
+        .max(1 << 20);
     limits.intermediate_buffer_size = limits.decoding_buffer_size;
     let mut dec = dec.with_limits(limits);
     let color = dec.colortype().map_err(tiff_error)?;
@@ -2209,6 +2281,31 @@ fn bmp_rle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_file_refuses_what_is_not_a_regular_file_and_sniffs_first() {
+        let t = std::time::Instant::now();
+        let e = read_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file (a character device)"), "{e}");
+        let dir = std::env::temp_dir().join(format!("igr-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let e = read_file(&dir).unwrap_err();
+        assert!(e.to_string().contains("a directory"), "{e}");
+        // a large file that is not an image: one small read, then decode says what it is
+        let big = dir.join("big.png");
+        std::fs::File::create(&big).and_then(|f| f.set_len(3 << 30)).expect("sparse file");
+        let head = read_file(&big).expect("head");
+        assert_eq!(head.len(), SNIFF_BYTES);
+        assert_eq!(decode(&head, &DecodeOptions::default()).unwrap_err().kind(), "unknown-format");
+        assert!(t.elapsed().as_secs_f64() < 1.0);
+        // short files and real images are read whole
+        std::fs::write(&big, b"GIF8").expect("write");
+        assert_eq!(read_file(&big).expect("short"), b"GIF8");
+        let png = b"\x89PNG\r\n\x1a\n0123456789abcdefghij";
+        std::fs::write(&big, png).expect("write");
+        assert_eq!(read_file(&big).expect("png"), png);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 
     #[test]
     fn draft_scale_matches_pillow_rule() {

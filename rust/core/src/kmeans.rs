@@ -1468,11 +1468,7 @@ mod tests {
         let pts = cloud(20_000, 2);
         let o = KMeansOptions::new(32);
         let a = kmeans(&pts, None, &o, None).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let b = pool.install(|| kmeans(&pts, None, &o, None)).unwrap();
+        let b = crate::parallel::install_with(Some(1), || kmeans(&pts, None, &o, None)).unwrap();
         assert_eq!(a.centers, b.centers);
         assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
         let mut o2 = o.clone();

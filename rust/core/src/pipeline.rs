@@ -41,9 +41,20 @@ pub struct EncodeSettings {
 }
 
 impl EncodeSettings {
-    /// Tokens per image (`height * width`).
-    pub fn sequence_length(&self) -> usize {
-        self.height * self.width
+    /// Tokens per image (`height * width`), or an error naming the size when the product does not
+    /// fit in memory's address space.
+    pub fn sequence_length(&self) -> Result<usize, String> {
+        self.height
+            .checked_mul(self.width)
+            .filter(|&n| n <= isize::MAX as usize / 8)
+            .ok_or_else(|| {
+                format!(
+                    "size {}x{} is too large: height * width = {} ids do not fit in memory",
+                    self.height,
+                    self.width,
+                    self.height as u128 * self.width as u128
+                )
+            })
     }
 }
 
@@ -160,15 +171,19 @@ pub fn encode_batch<O: OutId>(
     out: &mut [O],
     cancel: &AtomicBool,
 ) -> Vec<Result<(), String>> {
-    let len = settings.sequence_length();
-    if len == 0 || out.len() != sources.len() * len {
+    let len = match settings.sequence_length() {
+        Ok(len) => len,
+        Err(msg) => return sources.iter().map(|_| Err(msg.clone())).collect(),
+    };
+    let needed = sources.len().checked_mul(len);
+    if len == 0 || needed != Some(out.len()) {
         let msg = format!(
             "output holds {} ids but {} images of {}x{} need {}",
             out.len(),
             sources.len(),
             settings.height,
             settings.width,
-            sources.len() * len
+            sources.len() as u128 * len as u128
         );
         return sources.iter().map(|_| Err(msg.clone())).collect();
     }
@@ -220,6 +235,23 @@ mod tests {
             compat: PillowCompat::V13,
             decode: DecodeOptions::default(),
         }
+    }
+
+    #[test]
+    fn absurd_sizes_are_an_error_not_a_wrapped_length() {
+        let q = Quantizer::new(grid_palette(), None).expect("quantizer");
+        let mut s = settings();
+        s.height = usize::MAX / 2;
+        s.width = 3;
+        let e = s.sequence_length().unwrap_err();
+        assert!(e.contains("too large") && e.contains(&format!("{}x3", usize::MAX / 2)), "{e}");
+        let px = gradient(2, 2);
+        let src = Source::Rgb { data: &px, width: 2, height: 2 };
+        let r = encode_batch(&[src], &s, &q, &mut [0u16; 4], &AtomicBool::new(false));
+        assert!(r[0].as_ref().unwrap_err().contains("too large"));
+        s.height = 1 << 20;
+        s.width = 1 << 20;
+        assert_eq!(s.sequence_length(), Ok(1 << 40));
     }
 
     fn gradient(w: usize, h: usize) -> Vec<u8> {
@@ -335,7 +367,7 @@ mod tests {
 
     /// The batch result of one source, streaming rows into the resize where the pipeline can.
     fn streamed(bytes: &[u8], s: &EncodeSettings, q: &Quantizer) -> Result<Vec<u16>, String> {
-        let mut out = vec![0u16; s.sequence_length()];
+        let mut out = vec![0u16; s.sequence_length().expect("size")];
         let mut res = encode_batch(
             &[Source::Bytes(bytes)],
             s,
@@ -350,7 +382,7 @@ mod tests {
     fn whole(bytes: &[u8], s: &EncodeSettings, q: &Quantizer) -> Result<Vec<u16>, String> {
         let img = decode(bytes, &s.decode).map_err(|e| e.to_string())?;
         let (w, h) = (img.width as usize, img.height as usize);
-        let mut out = vec![0u16; s.sequence_length()];
+        let mut out = vec![0u16; s.sequence_length().expect("size")];
         let source = Source::Rgb {
             data: &img.data,
             width: w,

@@ -906,7 +906,8 @@ pub struct Quantizer {
     geo: Geometry,
     key: CacheKey,
     table: OnceLock<Table>,
-    pool: Option<rayon::ThreadPool>,
+    /// A pool of this many threads from [`crate::parallel`] (fork-aware), or the caller's.
+    threads: Option<usize>,
 }
 
 impl std::fmt::Debug for Quantizer {
@@ -920,8 +921,9 @@ impl std::fmt::Debug for Quantizer {
 }
 
 impl Quantizer {
-    /// A quantizer over `palette`. `num_threads`: `None` uses rayon's global pool (all cores),
-    /// `Some(n)` a dedicated pool of `n` threads (`n >= 1`).
+    /// A quantizer over `palette`. `num_threads`: `None` runs on the caller's pool (the bindings run
+    /// on [`crate::parallel::install`]'s, all cores), `Some(n)` on the process's pool of `n` threads
+    /// (see [`crate::parallel::check_threads`] for the valid counts).
     pub fn new(palette: Palette, num_threads: Option<usize>) -> Result<Self, String> {
         let c64: Vec<[f64; 3]> = palette
             .to_f64_vec()
@@ -958,17 +960,7 @@ impl Quantizer {
                 (None, b2, f64::UNIT, false, bits)
             }
         };
-        let pool = match num_threads {
-            None => None,
-            Some(0) => return Err("num_threads must be at least 1, got 0".to_owned()),
-            Some(n) => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .thread_name(|i| format!("imagegpt-quantize-{i}"))
-                    .build()
-                    .map_err(|e| format!("cannot start {n} threads: {e}"))?,
-            ),
-        };
+        let threads = crate::parallel::check_threads(num_threads)?;
         Ok(Quantizer {
             a64: Arith {
                 tail: dgemm_tail(c64.len()),
@@ -981,7 +973,7 @@ impl Quantizer {
             key: (is_f32, bits),
             palette,
             table: OnceLock::new(),
-            pool,
+            threads,
         })
     }
 
@@ -997,9 +989,10 @@ impl Quantizer {
 
     /// Number of threads the quantizer runs on.
     pub fn num_threads(&self) -> usize {
-        self.pool
-            .as_ref()
-            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+        match self.threads {
+            None => rayon::current_num_threads(),
+            t => crate::parallel::num_threads(t),
+        }
     }
 
     /// Whether the lookup table is built (or was found in the process-wide cache).
@@ -1008,9 +1001,9 @@ impl Quantizer {
     }
 
     fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(p) => p.install(f),
+        match self.threads {
             None => f(),
+            t => crate::parallel::install_with(t, f),
         }
     }
 

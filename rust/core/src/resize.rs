@@ -340,17 +340,66 @@ fn byte_len(width: usize, height: usize, channels: usize) -> Result<usize, Resiz
         })
 }
 
+/// Largest weight table (entries of 4 bytes) kept per axis; a larger one (extreme downscales of very
+/// long axes, or outputs of hundreds of millions of pixels) is not stored: each window's weights are
+/// computed when used, into a scratch buffer of at most one window.
+const TABLE_ENTRIES: usize = 1 << 22;
+
 /// The resampling weights of one axis, as Pillow computes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AxisCoeffs {
     /// Per output pixel: first input pixel and number of input pixels.
     pub bounds: Vec<(usize, usize)>,
-    /// Row length of `weights` and `fixed` (Pillow's `ksize`).
+    /// Pillow's `ksize` (the window bound its table uses).
     pub ksize: usize,
-    /// Normalized double weights, `ksize` per output pixel (unused slots are 0).
-    pub weights: Vec<f64>,
-    /// The weights in 22-bit fixed point.
+    /// Row length of `fixed`: `min(ksize, in_size)` (no window is longer than the axis).
+    pub stride: usize,
+    /// The weights in 22-bit fixed point, `stride` per output pixel (unused slots are 0); empty when
+    /// the table would exceed [`TABLE_ENTRIES`] (see [`AxisCoeffs::window`]).
     pub fixed: Vec<i32>,
+    /// The longest window (the scratch a lazily computed window needs).
+    pub max_count: usize,
+    geom: WindowGeom,
+}
+
+/// What computing one window's weights needs (Pillow's `precompute_coeffs` state).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WindowGeom {
+    in_size: usize,
+    in0: f64,
+    scale: f64,
+    support: f64,
+    ss: f64,
+    filter: Filter,
+}
+
+impl WindowGeom {
+    /// Output pixel `xx`'s centre, first input pixel and input pixel count.
+    fn window(&self, xx: usize) -> (f64, usize, usize, usize) {
+        let center = self.in0 + (xx as f64 + 0.5) * self.scale;
+        // `as i64` truncates toward zero like C's (int) cast (and saturates instead of overflowing).
+        let xmin = ((center - self.support + 0.5) as i64).max(0) as usize;
+        let xmax = ((center + self.support + 0.5) as i64)
+            .min(self.in_size as i64)
+            .max(0) as usize;
+        (center, xmin, xmax.saturating_sub(xmin), xmax)
+    }
+
+    /// The fixed-point weights of output pixel `xx` into `k` (its window's length): the double
+    /// weights are summed in order, then each is divided by the sum and rounded, as Pillow does. The
+    /// weights are evaluated twice instead of stored, so no double table is needed.
+    fn weights(&self, xx: usize, k: &mut [i32]) {
+        let (center, xmin, _, _) = self.window(xx);
+        let w = |x: usize| self.filter.eval(((x + xmin) as f64 - center + 0.5) * self.ss);
+        let mut ww = 0.0f64;
+        for x in 0..k.len() {
+            ww += w(x);
+        }
+        for (x, slot) in k.iter_mut().enumerate() {
+            let v = w(x);
+            *slot = to_fixed(if ww != 0.0 { v / ww } else { v });
+        }
+    }
 }
 
 impl AxisCoeffs {
@@ -370,6 +419,18 @@ impl AxisCoeffs {
         out_size: usize,
         filter: Filter,
     ) -> Result<Self, ResizeError> {
+        Self::with_box_limit(in_size, in0, in1, out_size, filter, TABLE_ENTRIES)
+    }
+
+    /// [`AxisCoeffs::with_box`] storing the table only up to `table_entries` entries.
+    fn with_box_limit(
+        in_size: usize,
+        in0: f32,
+        in1: f32,
+        out_size: usize,
+        filter: Filter,
+        table_entries: usize,
+    ) -> Result<Self, ResizeError> {
         let scale = f64::from(in1 - in0) / out_size as f64;
         let filterscale = if scale < 1.0 { 1.0 } else { scale };
         let support = filter.support() * filterscale;
@@ -377,38 +438,66 @@ impl AxisCoeffs {
         let ksize = (support.ceil() as usize)
             .saturating_mul(2)
             .saturating_add(1);
-        let ss = 1.0 / filterscale;
+        let stride = ksize.min(in_size).max(1);
+        let geom = WindowGeom {
+            in_size,
+            in0: f64::from(in0),
+            scale,
+            support,
+            ss: 1.0 / filterscale,
+            filter,
+        };
         let mut bounds = try_vec((0usize, 0usize), out_size)?;
-        let mut weights = try_vec(0.0f64, out_size.saturating_mul(ksize))?;
-        for (xx, k) in weights.chunks_exact_mut(ksize).enumerate() {
-            let center = f64::from(in0) + (xx as f64 + 0.5) * scale;
-            // `as i64` truncates toward zero like C's (int) cast.
-            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-            let xmax = ((center + support + 0.5) as i64).min(in_size as i64).max(0) as usize;
-            let count = xmax.saturating_sub(xmin).min(ksize);
-            let mut ww = 0.0f64;
-            for (x, slot) in k.iter_mut().take(count).enumerate() {
-                let w = filter.eval(((x + xmin) as f64 - center + 0.5) * ss);
-                *slot = w;
-                ww += w;
-            }
-            if ww != 0.0 {
-                for slot in k.iter_mut().take(count) {
-                    *slot /= ww;
-                }
-            }
-            bounds[xx] = (xmin, count);
+        let mut max_count = 0;
+        for (xx, b) in bounds.iter_mut().enumerate() {
+            let (_, xmin, count, _) = geom.window(xx);
+            let count = count.min(ksize);
+            *b = (xmin, count);
+            max_count = max_count.max(count);
         }
-        let mut fixed = try_vec(0i32, weights.len())?;
-        for (f, &w) in fixed.iter_mut().zip(&weights) {
-            *f = to_fixed(w);
+        let mut fixed = Vec::new();
+        if out_size.saturating_mul(stride) <= table_entries {
+            fixed = try_vec(0i32, out_size * stride)?;
+            for (xx, k) in fixed.chunks_exact_mut(stride).enumerate() {
+                geom.weights(xx, &mut k[..bounds[xx].1]);
+            }
         }
         Ok(AxisCoeffs {
             bounds,
             ksize,
-            weights,
+            stride,
             fixed,
+            max_count,
+            geom,
         })
+    }
+
+    /// Whether the weights are computed per window instead of stored.
+    fn lazy(&self) -> bool {
+        self.fixed.is_empty()
+    }
+
+    /// A scratch buffer for [`AxisCoeffs::window`]: empty when the table is stored, else one window.
+    fn scratch(&self) -> Result<Vec<i32>, ResizeError> {
+        if self.lazy() {
+            try_vec(0i32, self.max_count)
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Output pixel `xx`'s window: its first input pixel and its fixed-point weights, from the table
+    /// or computed into `scratch` (from [`AxisCoeffs::scratch`]).
+    #[inline]
+    fn window<'a>(&'a self, xx: usize, scratch: &'a mut [i32]) -> (usize, &'a [i32]) {
+        let (start, count) = self.bounds[xx];
+        if self.lazy() {
+            let k = &mut scratch[..count];
+            self.geom.weights(xx, k);
+            (start, k)
+        } else {
+            (start, &self.fixed[xx * self.stride..xx * self.stride + count])
+        }
     }
 
     /// The input range `[first, last)` any output pixel reads.
@@ -418,12 +507,19 @@ impl AxisCoeffs {
         (first, last.max(first))
     }
 
-    fn shifted(&self, by: usize) -> AxisCoeffs {
-        let mut c = self.clone();
-        for b in &mut c.bounds {
-            b.0 -= by;
+    /// The same weights with every window moved `by` pixels left (for an input cropped to the span).
+    fn shifted(&self, by: usize) -> Result<AxisCoeffs, ResizeError> {
+        let mut bounds = try_vec((0usize, 0usize), self.bounds.len())?;
+        for (b, &(s, n)) in bounds.iter_mut().zip(&self.bounds) {
+            *b = (s - by, n);
         }
-        c
+        let mut fixed = try_vec(0i32, self.fixed.len())?;
+        fixed.copy_from_slice(&self.fixed);
+        Ok(AxisCoeffs {
+            bounds,
+            fixed,
+            ..*self
+        })
     }
 
     fn taps_total(&self) -> usize {
@@ -853,8 +949,8 @@ impl RowResizer {
         };
         match &plan.kind {
             PlanKind::Convolve { horiz: Some(h), .. } => match c {
-                1 => horizontal_pass::<1>(img, h, dst, false),
-                _ => horizontal_pass::<3>(img, h, dst, false),
+                1 => horizontal_pass::<1>(img, h, dst, false)?,
+                _ => horizontal_pass::<3>(img, h, dst, false)?,
             },
             _ => dst.copy_from_slice(src),
         }
@@ -885,11 +981,11 @@ impl RowResizer {
             width: plan.out_w,
             height: y1 - y0,
         };
-        let v = vert.shifted(y0);
+        let v = vert.shifted(y0)?;
         match c {
             1 => vertical_pass::<1>(mid, &v, &mut out, false),
             _ => vertical_pass::<3>(mid, &v, &mut out, false),
-        }
+        }?;
         Ok(out)
     }
 }
@@ -964,8 +1060,8 @@ fn convolve<const C: usize>(
     debug_assert_eq!(img.data.len(), img.width * img.height * C);
     match (horiz, vert) {
         (None, None) => dst.copy_from_slice(img.data),
-        (Some(h), None) => horizontal_pass::<C>(img, h, dst, parallel),
-        (None, Some(v)) => vertical_pass::<C>(img, v, dst, parallel),
+        (Some(h), None) => horizontal_pass::<C>(img, h, dst, parallel)?,
+        (None, Some(v)) => vertical_pass::<C>(img, v, dst, parallel)?,
         (Some(h), Some(v)) => {
             let out_w = h.bounds.len();
             let out_h = v.bounds.len();
@@ -973,32 +1069,32 @@ fn convolve<const C: usize>(
                 // Only the columns the horizontal pass reads are needed.
                 let (x0, x1) = h.span();
                 let mid_w = x1 - x0;
-                let mut mid = zeroed(mid_w * out_h * C)?;
-                vertical_pass_cols::<C>(img, x0, mid_w, v, &mut mid, parallel);
-                let h = h.shifted(x0);
+                let mut mid = zeroed(byte_len(mid_w, out_h, C)?)?;
+                vertical_pass_cols::<C>(img, x0, mid_w, v, &mut mid, parallel)?;
+                let h = h.shifted(x0)?;
                 let mid_img = Img {
                     data: &mid,
                     width: mid_w,
                     height: out_h,
                 };
-                horizontal_pass::<C>(mid_img, &h, dst, parallel);
+                horizontal_pass::<C>(mid_img, &h, dst, parallel)?;
             } else {
                 // Only the rows the vertical pass reads are needed (as Pillow does).
                 let (y0, y1) = v.span();
-                let mut mid = zeroed(out_w * (y1 - y0) * C)?;
+                let mut mid = zeroed(byte_len(out_w, y1 - y0, C)?)?;
                 let rows = Img {
                     data: &img.data[y0 * img.width * C..y1 * img.width * C],
                     width: img.width,
                     height: y1 - y0,
                 };
-                horizontal_pass::<C>(rows, h, &mut mid, parallel);
-                let v = v.shifted(y0);
+                horizontal_pass::<C>(rows, h, &mut mid, parallel)?;
+                let v = v.shifted(y0)?;
                 let mid_img = Img {
                     data: &mid,
                     width: out_w,
                     height: y1 - y0,
                 };
-                vertical_pass::<C>(mid_img, &v, dst, parallel);
+                vertical_pass::<C>(mid_img, &v, dst, parallel)?;
             }
         }
     }
@@ -1024,7 +1120,7 @@ fn horizontal_pass<const C: usize>(
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
     parallel: bool,
-) {
+) -> Result<(), ResizeError> {
     match C {
         1 => horizontal_rows::<C, 32>(img, coeffs, dst, parallel),
         3 => horizontal_rows::<C, 48>(img, coeffs, dst, parallel),
@@ -1053,17 +1149,21 @@ fn prefetch(bytes: &[u8]) {
 #[derive(Clone, Copy)]
 struct HGeom<'a> {
     in_stride: usize,
-    x0: usize,
     x1: usize,
     coeffs: &'a AxisCoeffs,
 }
+
+/// Input columns one block's strips hold at most (1 MiB for RGBA): wider spans are transposed a
+/// tile at a time, so the strips never grow with the image (a 178-megapixel row would otherwise need
+/// 8.5 GB of them). Images up to this wide are transposed whole, as before.
+const TILE_COLS: usize = 16384;
 
 fn horizontal_rows<const C: usize, const L: usize>(
     img: Img<'_>,
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
     parallel: bool,
-) {
+) -> Result<(), ResizeError> {
     let rows_per_block = strip_rows(C);
     debug_assert_eq!(rows_per_block * C, L);
     let out_stride = coeffs.bounds.len() * C;
@@ -1071,32 +1171,33 @@ fn horizontal_rows<const C: usize, const L: usize>(
     let (x0, x1) = coeffs.span();
     let geom = HGeom {
         in_stride,
-        x0,
         x1,
         coeffs,
     };
     let block_bytes = rows_per_block * out_stride;
-    let run = |strips: &mut Vec<u8>, (b, out_block): (usize, &mut [u8])| {
+    let run = |(strips, scratch): &mut (Vec<u8>, Vec<i32>), (b, out_block): (usize, &mut [u8])| {
         let y = b * rows_per_block;
         let n = out_block.len() / out_stride;
         let rows = &img.data[y * in_stride..(y + n) * in_stride];
         // The next block's rows start streaming in from memory while this block is computed.
         let next_end = ((y + n + rows_per_block) * in_stride).min(img.data.len());
         prefetch(img.data.get((y + n) * in_stride..next_end).unwrap_or(&[]));
-        horizontal_block_dispatch::<C, L>(rows, n, geom, out_block, strips);
+        horizontal_block_dispatch::<C, L>(rows, n, geom, out_block, strips, scratch);
     };
-    let strip_len = (x1 - x0) * L;
+    let strip_len = (x1 - x0).min(TILE_COLS) * L;
     prefetch(&img.data[..(rows_per_block * in_stride).min(img.data.len())]);
-    if parallel {
+    // Weights computed per window need a scratch buffer of up to a whole axis: one, serially.
+    if parallel && !coeffs.lazy() {
         dst.par_chunks_mut(block_bytes)
             .enumerate()
-            .for_each_init(|| vec![0u8; strip_len], run);
+            .for_each_init(|| (vec![0u8; strip_len], Vec::new()), run);
     } else {
-        let mut strips = vec![0u8; strip_len];
+        let mut state = (vec![0u8; strip_len], coeffs.scratch()?);
         dst.chunks_mut(block_bytes)
             .enumerate()
-            .for_each(|item| run(&mut strips, item));
+            .for_each(|item| run(&mut state, item));
     }
+    Ok(())
 }
 
 fn horizontal_block_dispatch<const C: usize, const L: usize>(
@@ -1105,17 +1206,18 @@ fn horizontal_block_dispatch<const C: usize, const L: usize>(
     geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
+    scratch: &mut [i32],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above), which is all `horizontal_block_avx2`
             // requires; the function itself is safe Rust.
-            unsafe { horizontal_block_avx2::<C, L>(rows, n, geom, out, strips) };
+            unsafe { horizontal_block_avx2::<C, L>(rows, n, geom, out, strips, scratch) };
             return;
         }
     }
-    horizontal_block::<C, L>(rows, n, geom, out, strips);
+    horizontal_block::<C, L>(rows, n, geom, out, strips, scratch);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1126,13 +1228,18 @@ fn horizontal_block_avx2<const C: usize, const L: usize>(
     geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
+    scratch: &mut [i32],
 ) {
-    horizontal_block::<C, L>(rows, n, geom, out, strips);
+    horizontal_block::<C, L>(rows, n, geom, out, strips, scratch);
 }
 
-/// One block of `n <= L / C` rows. `strips` holds `(x1 - x0) * L` bytes: channel `ch` of column `x`
-/// of row `r` at `(x - x0) * L + lane`, with lane `ch * 16 + r` for RGB and `r * C + ch` otherwise.
-/// Lanes of rows `>= n` hold copies of row `n - 1` (or stale bytes) whose results are not written.
+/// One block of `n <= L / C` rows. `strips` holds up to [`TILE_COLS`] columns of `L` bytes: channel
+/// `ch` of column `x` of row `r` at `(x - t0) * L + lane` for the tile `[t0, t1)` currently transposed,
+/// with lane `ch * 16 + r` for RGB and `r * C + ch` otherwise. A window reaching past the tile moves
+/// the tile to start where the remaining taps start (windows start in increasing order) and goes on
+/// summing: the 32-bit integer sums are exact, so the order does not matter. A span no wider than the
+/// strips is transposed once. Lanes of rows `>= n` hold copies of row `n - 1` (or stale bytes) whose
+/// results are not written.
 #[inline(always)]
 fn horizontal_block<const C: usize, const L: usize>(
     rows: &[u8],
@@ -1140,40 +1247,56 @@ fn horizontal_block<const C: usize, const L: usize>(
     geom: HGeom<'_>,
     out: &mut [u8],
     strips: &mut [u8],
+    scratch: &mut [i32],
 ) {
     let HGeom {
         in_stride,
-        x0,
         x1,
         coeffs,
     } = geom;
     let out_stride = coeffs.bounds.len() * C;
-    let npx = x1 - x0;
-    if C == 3 && L == 48 {
-        transpose_rgb_block(rows, n, in_stride, x0, npx, strips);
-    } else if C == 1 && L == 32 {
-        transpose_l_block(rows, n, in_stride, x0, npx, strips);
-    } else {
-        for r in 0..n {
-            let row = &rows[r * in_stride + x0 * C..r * in_stride + x1 * C];
-            let lane = r * C;
-            for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(L)) {
-                strip[lane..lane + C].copy_from_slice(px);
+    let tile_cols = strips.len() / L;
+    let transpose = |t0: usize, t1: usize, strips: &mut [u8]| {
+        let npx = t1 - t0;
+        if C == 3 && L == 48 {
+            transpose_rgb_block(rows, n, in_stride, t0, npx, strips);
+        } else if C == 1 && L == 32 {
+            transpose_l_block(rows, n, in_stride, t0, npx, strips);
+        } else {
+            for r in 0..n {
+                let row = &rows[r * in_stride + t0 * C..r * in_stride + t1 * C];
+                let lane = r * C;
+                for (px, strip) in row.chunks_exact(C).zip(strips.chunks_exact_mut(L)) {
+                    strip[lane..lane + C].copy_from_slice(px);
+                }
             }
         }
-    }
-    for (xx, &(start, count)) in coeffs.bounds.iter().enumerate() {
-        let k = &coeffs.fixed[xx * coeffs.ksize..xx * coeffs.ksize + count];
+    };
+    // The tile of input columns in `strips`: [t0, t1) (empty at first).
+    let (mut t0, mut t1) = (0usize, 0usize);
+    for xx in 0..coeffs.bounds.len() {
+        let (start, k) = coeffs.window(xx, scratch);
         let mut acc = [HALF; L];
-        let base = (start - x0) * L;
-        for (i, &w) in k.iter().enumerate() {
-            let strip: &[u8; L] = match strips[base + i * L..base + i * L + L].try_into() {
-                Ok(s) => s,
-                Err(_) => continue, // unreachable: the slice has exactly L bytes
-            };
-            for j in 0..L {
-                acc[j] = acc[j].wrapping_add(i32::from(strip[j]).wrapping_mul(w));
+        let mut pos = start;
+        let end = start + k.len();
+        while pos < end {
+            if pos < t0 || pos >= t1 {
+                t0 = pos;
+                t1 = (pos + tile_cols).min(x1);
+                transpose(t0, t1, strips);
             }
+            let stop = end.min(t1);
+            let base = (pos - t0) * L;
+            for (i, &w) in k[pos - start..stop - start].iter().enumerate() {
+                let strip: &[u8; L] = match strips[base + i * L..base + i * L + L].try_into() {
+                    Ok(s) => s,
+                    Err(_) => continue, // unreachable: the slice has exactly L bytes
+                };
+                for j in 0..L {
+                    acc[j] = acc[j].wrapping_add(i32::from(strip[j]).wrapping_mul(w));
+                }
+            }
+            pos = stop;
         }
         let mut bytes = [0u8; L];
         for j in 0..L {
@@ -1437,8 +1560,8 @@ fn vertical_pass<const C: usize>(
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
     parallel: bool,
-) {
-    vertical_pass_cols::<C>(img, 0, img.width, coeffs, dst, parallel);
+) -> Result<(), ResizeError> {
+    vertical_pass_cols::<C>(img, 0, img.width, coeffs, dst, parallel)
 }
 
 /// Vertical pass over columns `[x0, x0 + w)` of `img` into `dst` (`out_h` rows of `w * C` bytes).
@@ -1449,20 +1572,26 @@ fn vertical_pass_cols<const C: usize>(
     coeffs: &AxisCoeffs,
     dst: &mut [u8],
     parallel: bool,
-) {
+) -> Result<(), ResizeError> {
     let in_stride = img.width * C;
     let out_stride = w * C;
     let col0 = x0 * C;
-    let run = |(yy, out_row): (usize, &mut [u8])| {
-        let (start, count) = coeffs.bounds[yy];
-        let k = &coeffs.fixed[yy * coeffs.ksize..yy * coeffs.ksize + count];
+    let run = |scratch: &mut Vec<i32>, (yy, out_row): (usize, &mut [u8])| {
+        let (start, k) = coeffs.window(yy, scratch);
         vertical_row_dispatch(img.data, in_stride, col0 + start * in_stride, k, out_row);
     };
-    if parallel {
-        dst.par_chunks_mut(out_stride).enumerate().for_each(run);
+    // Weights computed per window need a scratch buffer of up to a whole axis: one, serially.
+    if parallel && !coeffs.lazy() {
+        dst.par_chunks_mut(out_stride)
+            .enumerate()
+            .for_each_init(Vec::new, run);
     } else {
-        dst.chunks_mut(out_stride).enumerate().for_each(run);
+        let mut scratch = coeffs.scratch()?;
+        dst.chunks_mut(out_stride)
+            .enumerate()
+            .for_each(|item| run(&mut scratch, item));
     }
+    Ok(())
 }
 
 fn vertical_row_dispatch(
@@ -1569,13 +1698,14 @@ mod tests {
         let hpass = |data: &[u8], w: usize, h: usize, co: &AxisCoeffs| {
             let ow = co.bounds.len();
             let mut out = vec![0u8; ow * h * c];
+            let mut scratch = co.scratch().unwrap();
             for y in 0..h {
-                for (x, &(s, n)) in co.bounds.iter().enumerate() {
+                for x in 0..ow {
+                    let (s, k) = co.window(x, &mut scratch);
                     for ch in 0..c {
                         let mut acc: i64 = HALF as i64;
-                        for i in 0..n {
-                            acc += data[(y * w + s + i) * c + ch] as i64
-                                * co.fixed[x * co.ksize + i] as i64;
+                        for (i, &kk) in k.iter().enumerate() {
+                            acc += data[(y * w + s + i) * c + ch] as i64 * kk as i64;
                         }
                         out[(y * ow + x) * c + ch] = (acc >> 22).clamp(0, 255) as u8;
                     }
@@ -1586,11 +1716,13 @@ mod tests {
         let vpass = |data: &[u8], w: usize, _h: usize, co: &AxisCoeffs| {
             let oh = co.bounds.len();
             let mut out = vec![0u8; w * oh * c];
-            for (y, &(s, n)) in co.bounds.iter().enumerate() {
+            let mut scratch = co.scratch().unwrap();
+            for y in 0..oh {
+                let (s, k) = co.window(y, &mut scratch);
                 for x in 0..w * c {
                     let mut acc: i64 = HALF as i64;
-                    for i in 0..n {
-                        acc += data[(s + i) * w * c + x] as i64 * co.fixed[y * co.ksize + i] as i64;
+                    for (i, &kk) in k.iter().enumerate() {
+                        acc += data[(s + i) * w * c + x] as i64 * kk as i64;
                     }
                     out[y * w * c + x] = (acc >> 22).clamp(0, 255) as u8;
                 }
@@ -1747,13 +1879,68 @@ mod tests {
         assert_eq!(c.ksize, 5);
         assert_eq!(c.bounds, vec![(0, 3), (1, 3)]);
         // weights (1 - |i + 0.5 - 1| / 2) = 0.75, 0.75, 0.25 normalized by 1.75
-        let w = &c.weights[0..3];
-        assert_eq!(w, &[0.75 / 1.75, 0.75 / 1.75, 0.25 / 1.75]);
+        let w: Vec<i32> = [0.75 / 1.75, 0.75 / 1.75, 0.25 / 1.75]
+            .iter()
+            .map(|&w| to_fixed(w))
+            .collect();
+        assert_eq!(&c.fixed[0..3], &w[..]);
         assert_eq!(c.bounds[1], (1, 3));
-        for row in c.weights.chunks(c.ksize) {
-            let s: f64 = row.iter().sum();
-            assert!((s - 1.0).abs() < 1e-12);
+        // the table's rows are no longer than the axis (4), though Pillow's ksize is 5
+        assert_eq!(c.stride, 4);
+    }
+
+    #[test]
+    fn windows_computed_on_use_equal_the_stored_table() {
+        for f in [Filter::Lanczos, Filter::Bilinear, Filter::Bicubic, Filter::Box, Filter::Hamming] {
+            for (i, o) in [(1000, 7), (7, 1000), (50_000, 3), (3, 17), (12345, 12344)] {
+                let eager = AxisCoeffs::with_box_limit(i, 0.0, i as f32, o, f, usize::MAX).unwrap();
+                let lazy = AxisCoeffs::with_box_limit(i, 0.0, i as f32, o, f, 0).unwrap();
+                assert!(lazy.fixed.is_empty() && !eager.fixed.is_empty());
+                assert_eq!(eager.bounds, lazy.bounds);
+                let (mut s1, mut s2) = (eager.scratch().unwrap(), lazy.scratch().unwrap());
+                for xx in 0..o {
+                    assert_eq!(eager.window(xx, &mut s1), lazy.window(xx, &mut s2), "{f} {i}->{o} {xx}");
+                }
+            }
         }
+    }
+
+    /// Extreme aspect ratios: windows far wider than the strips (tiled), tables too large to store
+    /// (weights per window), both pass orders; the same bytes as the scalar reference.
+    #[test]
+    fn extreme_aspect_ratios_match_the_reference() {
+        let cases = [
+            (100_000usize, 1usize, 32usize, 32usize, 1usize),
+            (1, 100_000, 32, 32, 1),
+            (40_000, 3, 7, 5, 3),
+            (3, 40_000, 5, 7, 3),
+            (TILE_COLS + 1000, 2, TILE_COLS + 999, 1, 3),
+            (TILE_COLS * 2 + 5, 1, 3, 1, 4),
+            (2_000_000, 1, 1, 1, 1),
+            (5_000_000, 1, 1, 1, 1),
+            (1, 5_000_000, 2, 1, 1),
+            (3, 1, 1_500_000, 3, 1),
+        ];
+        for &(w, h, ow, oh, c) in &cases {
+            let px = noise(w * h * c, (w + 3 * h) as u64);
+            let img = ImageView::new(&px, w, h, c).unwrap();
+            for f in [Filter::Bilinear, Filter::Lanczos] {
+                for compat in [PillowCompat::V13, PillowCompat::V12Legacy] {
+                    let plan = ResizePlan::new(w, h, ow, oh, f, compat).unwrap();
+                    if c == 4 {
+                        // premultiplied: compare with the serial path only
+                        assert_eq!(plan.run(&img, true).unwrap(), plan.run(&img, false).unwrap());
+                        continue;
+                    }
+                    let want = reference(&px, w, h, c, ow, oh, f, plan.vertical_first());
+                    assert_eq!(plan.run(&img, true).unwrap(), want, "{w}x{h}x{c} -> {ow}x{oh} {f}");
+                }
+            }
+        }
+        // 5,000,000 -> 1 with LANCZOS: a window of the whole axis, not stored as a table
+        let c = AxisCoeffs::new(5_000_000, 1, Filter::Lanczos).unwrap();
+        assert!(c.fixed.is_empty());
+        assert_eq!(c.bounds, vec![(0, 5_000_000)]);
     }
 
     #[test]
@@ -1767,7 +1954,7 @@ mod tests {
         // one input pixel: every output copies it
         let c = AxisCoeffs::new(1, 3, Filter::Bicubic).unwrap();
         assert!(c.bounds.iter().all(|&b| b == (0, 1)));
-        assert!(c.fixed.chunks(c.ksize).all(|k| k[0] == 1 << 22));
+        assert!(c.fixed.chunks(c.stride).all(|k| k[0] == 1 << 22));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Bindings of `imagegpt_core::decode`: bytes or a path in, an `H x W x 3` uint8 array out.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use imagegpt_core::decode::{
     self, DecodeError, DecodeOptions, DecodedImage, JpegDecoder, DEFAULT_MAX_PIXELS,
@@ -93,28 +93,33 @@ fn decode_image<'py>(
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = crate::threads::detach(py, || decode::decode(data, &opts));
+    let result = crate::threads::detach_guarded(py, "decode_image", || decode::decode(data, &opts))?;
     match result {
         Ok(img) => to_array(py, img),
         Err(e) => Err(decode_error(py, None, &e)),
     }
 }
 
-/// Reads and decodes an image file; errors name the file. See `decode_image`.
+/// Reads and decodes an image file; errors name the file. See `decode_image`. `path` is a `str`
+/// (non-UTF-8 names in their `surrogateescape` form, as `os.fsdecode` gives them), `bytes` or an
+/// `os.PathLike`: any name the file system has.
 #[pyfunction]
 #[pyo3(signature = (path, max_pixels=Some(DEFAULT_MAX_PIXELS), draft=None, jpeg_decoder=None))]
 fn decode_image_file<'py>(
     py: Python<'py>,
-    path: &str,
+    path: PathBuf,
     max_pixels: Option<u64>,
     draft: Option<(u32, u32)>,
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = crate::threads::detach(py, || decode::decode_file(Path::new(path), &opts));
+    let result = crate::threads::detach_guarded(py, "decode_image_file", || {
+        decode::decode_file(&path, &opts)
+    })?;
     match result {
         Ok(img) => to_array(py, img),
-        Err(e) => Err(decode_error(py, Some(path), &e)),
+        // the name as the file system spells it, undecodable bytes shown as U+FFFD
+        Err(e) => Err(decode_error(py, Some(&path.to_string_lossy()), &e)),
     }
 }
 

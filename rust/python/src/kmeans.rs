@@ -59,22 +59,16 @@ fn options(
     })
 }
 
-/// Runs `f` with the GIL released, on a pool of `num_threads` threads (or rayon's global pool),
+/// Runs `f` with the GIL released, on the core's fork-aware pool of `num_threads` threads (None: all cores),
 /// handing it a progress callback that calls `progress(stage, done, total)` and checks for
 /// Ctrl-C. A Python exception raised there cancels the fit and is re-raised.
 fn run_detached<T: Send>(
     py: Python<'_>,
-    num_threads: Option<usize>,
+    num_threads: Option<i64>,
     progress: Option<Py<PyAny>>,
     f: impl FnOnce(&mut kmeans::ProgressFn<'_>) -> Result<T, KMeansError> + Send,
 ) -> PyResult<T> {
-    if num_threads == Some(0) {
-        return Err(py_error(
-            py,
-            "InputError",
-            "num_threads must be >= 1 or None, got 0".into(),
-        ));
-    }
+    imagegpt_core::parallel::check_threads(num_threads).map_err(|m| py_error(py, "InputError", m))?;
     let mut failure: Option<PyErr> = None;
     let result = {
         let failure = &mut failure;
@@ -101,23 +95,13 @@ fn run_detached<T: Send>(
                 }
             })
         };
-        crate::threads::detach(py, || -> Result<Result<T, KMeansError>, String> {
-            match num_threads {
-                None => Ok(f(&mut callback)),
-                Some(n) => {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    Ok(pool.install(|| f(&mut callback)))
-                }
-            }
+        py.detach(|| -> Result<Result<T, KMeansError>, String> {
+            let threads = imagegpt_core::parallel::check_threads(num_threads)?;
+            Ok(imagegpt_core::parallel::install_with(threads, || f(&mut callback)))
         })
     };
     match result {
-        Err(msg) => Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-            "cannot start threads: {msg}"
-        ))),
+        Err(msg) => Err(py_error(py, "InputError", msg)),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(KMeansError::Cancelled)) => {
             Err(failure.unwrap_or_else(|| to_py_err(py, KMeansError::Cancelled)))
@@ -198,7 +182,7 @@ impl PyColorHistogram {
         seed: u64,
         init: Option<PyReadonlyArray2<'_, f64>>,
         n_local_trials: Option<usize>,
-        num_threads: Option<usize>,
+        num_threads: Option<i64>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, f64, usize, bool, u64, usize)> {
         let opts = options(py, n_clusters, max_iter, tol, seed, init, n_local_trials)?;
@@ -231,7 +215,7 @@ fn kmeans_fit<'py>(
     seed: u64,
     init: Option<PyReadonlyArray2<'_, f64>>,
     n_local_trials: Option<usize>,
-    num_threads: Option<usize>,
+    num_threads: Option<i64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, f64, usize, bool)> {
     let pts = rows3(py, &points, "points")?;

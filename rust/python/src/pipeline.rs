@@ -32,7 +32,8 @@ pub struct EncodeJob {
     quantizer: Arc<Quantizer>,
     settings: EncodeSettings,
     dtype: Dtype,
-    pool: Option<rayon::ThreadPool>,
+    /// Worker threads (None: all cores), on the core's fork-aware pools.
+    threads: Option<usize>,
 }
 
 /// (ids of the good items as an (n_ok, H*W) array, indices of the good items, (index, reason) failures)
@@ -45,18 +46,25 @@ impl EncodeJob {
         sources: &[Source<'_>],
         interruptible: bool,
     ) -> PyResult<RunResult<'py>> {
-        let len = self.settings.sequence_length();
+        let len = self
+            .settings
+            .sequence_length()
+            .map_err(|m| py_error(py, "InputError", m))?;
+        let total = sources.len().checked_mul(len).ok_or_else(|| {
+            py_error(
+                py,
+                "InputError",
+                format!("{} images of {len} ids do not fit in memory", sources.len()),
+            )
+        })?;
         let mut out: Vec<O> = Vec::new();
-        out.try_reserve_exact(sources.len() * len).map_err(|_| {
+        out.try_reserve_exact(total).map_err(|_| {
             pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids")
         })?;
-        out.resize(sources.len() * len, O::from_id(0));
+        out.resize(total, O::from_id(0));
         let mut batch = |cancel: &AtomicBool| {
             let work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out, cancel);
-            match &self.pool {
-                Some(pool) => pool.install(work),
-                None => imagegpt_core::parallel::install(work),
-            }
+            imagegpt_core::parallel::install_with(self.threads, work)
         };
         let results = if interruptible {
             self.run_interruptibly(py, batch)?
@@ -167,7 +175,7 @@ impl EncodeJob {
         resample: i64,
         pillow_compat: (i64, i64),
         dtype: &str,
-        num_threads: Option<usize>,
+        num_threads: Option<i64>,
         max_pixels: Option<i64>,
         draft: bool,
     ) -> PyResult<Self> {
@@ -195,44 +203,42 @@ impl EncodeJob {
             Some(n) if n < 0 => None,
             Some(n) => Some(n as u64),
         };
-        let pool = match num_threads {
-            None => None,
-            Some(0) => return Err(input_error("num_threads must be at least 1, got 0".into())),
-            Some(n) => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .thread_name(|i| format!("imagegpt-encode-{i}"))
-                    .build()
-                    .map_err(|e| input_error(format!("cannot start {n} threads: {e}")))?,
-            ),
-        };
+        let threads = imagegpt_core::parallel::check_threads(num_threads).map_err(input_error)?;
         let decode = DecodeOptions {
             max_pixels,
+            // a size past u32 cannot be a draft target (and fails the check below anyway)
             draft: if draft {
-                Some((width as u32, height as u32))
+                Some((
+                    u32::try_from(width).unwrap_or(u32::MAX),
+                    u32::try_from(height).unwrap_or(u32::MAX),
+                ))
             } else {
                 None
             },
             jpeg_decoder: JpegDecoder::DEFAULT,
         };
+        let settings = EncodeSettings {
+            height,
+            width,
+            filter,
+            compat,
+            decode,
+        };
+        settings.sequence_length().map_err(input_error)?;
         Ok(EncodeJob {
             quantizer: Arc::clone(&quantizer.inner),
-            settings: EncodeSettings {
-                height,
-                width,
-                filter,
-                compat,
-                decode,
-            },
+            settings,
             dtype,
-            pool,
+            threads,
         })
     }
 
     /// Tokens per image.
     #[getter]
-    fn sequence_length(&self) -> usize {
-        self.settings.sequence_length()
+    fn sequence_length(&self, py: Python<'_>) -> PyResult<usize> {
+        self.settings
+            .sequence_length()
+            .map_err(|m| py_error(py, "InputError", m))
     }
 
     /// The NumPy dtype name of the ids.

@@ -114,10 +114,12 @@ impl PyColorQuantizer {
     fn new(
         py: Python<'_>,
         clusters: &Bound<'_, PyUntypedArray>,
-        num_threads: Option<usize>,
+        num_threads: Option<i64>,
     ) -> PyResult<Self> {
         let palette = palette_from(py, clusters)?;
-        let q = Quantizer::new(palette, num_threads).map_err(PyValueError::new_err)?;
+        let threads =
+            imagegpt_core::parallel::check_threads(num_threads).map_err(PyValueError::new_err)?;
+        let q = Quantizer::new(palette, threads).map_err(PyValueError::new_err)?;
         Ok(Self { inner: Arc::new(q) })
     }
 

@@ -57,7 +57,15 @@ pub(crate) fn extract<'py>(
             format!("{what} must be a uint8 NumPy array, got {got}"),
         )
     })?;
-    let array = array.readonly();
+    // The fallible borrow: another thread may be writing this array (`quantize(out=...)`), which
+    // the panicking `readonly()` would turn into a PanicException.
+    let array = array.try_readonly().map_err(|e| {
+        py_error(
+            py,
+            "InputError",
+            format!("{what} cannot be read: {e} (is another thread writing to it?)"),
+        )
+    })?;
     let shape = array.shape().to_vec();
     let (height, width, channels) = match shape[..] {
         [h, w] => (h, w, 1),
@@ -129,9 +137,9 @@ fn resize<'py>(
     let input = extract(py, image, "image")?;
     let (filter, compat) = settings(py, resample, pillow_compat)?;
     let view = input.view().map_err(|e| to_py_error(py, e, ""))?;
-    let out = crate::threads::detach(py, || {
+    let out = crate::threads::detach_guarded(py, "resize", || {
         core_resize::resize(&view, width, height, filter, compat)
-    })
+    })?
     .map_err(|e| to_py_error(py, e, ""))?;
     to_array(py, out, height, width, &input)
 }
@@ -162,9 +170,9 @@ fn resize_many<'py>(
                 .map_err(|e| to_py_error(py, e, &format!("images[{i}]: ")))
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let outs = crate::threads::detach(py, || {
+    let outs = crate::threads::detach_guarded(py, "resize_many", || {
         core_resize::resize_many(&views, width, height, filter, compat)
-    })
+    })?
     .map_err(|(i, e)| to_py_error(py, e, &format!("images[{i}]: ")))?;
     let arrays = outs
         .into_iter()
