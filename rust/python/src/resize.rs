@@ -82,7 +82,22 @@ pub(crate) fn extract<'py>(
     let owned = if array.is_c_contiguous() && array.as_slice().is_ok() {
         None
     } else {
-        Some(array.as_array().iter().copied().collect::<Vec<u8>>())
+        // A strided view can stand for far more bytes than exist (broadcasting, as_strided): the
+        // row-major copy is allocated fallibly, so a copy that cannot be made is an error, not an abort.
+        let len = height
+            .checked_mul(width)
+            .and_then(|n| n.checked_mul(channels))
+            .ok_or_else(|| py_error(py, "InputError", format!("{what} of shape {shape:?} is too large")))?;
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(len).map_err(|_| {
+            py_error(
+                py,
+                "InputError",
+                format!("{what} of shape {shape:?} is not contiguous and its {len}-byte copy cannot be allocated"),
+            )
+        })?;
+        copy.extend(array.as_array().iter().copied());
+        Some(copy)
     };
     Ok(Input {
         array,
