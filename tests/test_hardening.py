@@ -74,7 +74,7 @@ def test_178_megapixel_line_resizes_under_a_memory_limit(shape: tuple[int, int],
     # Before: the horizontal pass allocated (x1 - x0) * 32 bytes of strips (5.7 GB) and the
     # vertical weight table 4.8 GiB, infallibly: SIGABRT under a memory limit. Now the extra memory
     # is a few window-sized buffers: it runs in 1 GiB above the 178 MB input.
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "python")}
+    env = dict(os.environ)  # the subprocess imports the same imagegpt_rs as this test (installed, or PYTHONPATH)
     for limit, must_succeed in [(1 << 30, True), (64 << 20, False)]:
         t = time.perf_counter()
         r = subprocess.run(
