@@ -212,7 +212,7 @@ def test_from_dict_kwargs_and_unused(photo_palette):
 def test_malformed_json_names_file_line_and_column(tmp_path):
     bad = tmp_path / "preprocessor_config.json"
     bad.write_text('{\n  "size": 32,\n  "do_resize": tru\n}\n')
-    with pytest.raises(ValueError, match=r"preprocessor_config.json: invalid JSON at line 3, column"):
+    with pytest.raises(ValueError, match=r"preprocessor_config.json is not valid JSON: line 3, column"):
         ImageGPTImageProcessor.from_pretrained(tmp_path)
 
 

@@ -15,7 +15,7 @@ import struct
 import sys
 import time
 import zlib
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -200,36 +200,74 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """A one-line bar with images/s and ETA on a terminal; a log line every few seconds otherwise."""
+    """The one progress display of every command: a one-line bar on a terminal (a new line per
+    stage), a log line every few seconds otherwise. ``encoded`` is encode's callback, ``fit``
+    fit-palette's (images read, then initial centers, then iterations)."""
+
+    _LABELS = {"images": "reading images", "init": "choosing initial centers", "iteration": "k-means iterations"}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.t0 = time.monotonic()
         self.last = 0.0
+        self.stage = ""
+        self.open_line = False
 
-    def __call__(self, done: int, total: int, failed: int) -> None:
-        if not self.enabled:
-            return
+    def _show(self, stage: str, done: int, total: int, bar_text: Callable[[str], str], log_text: str) -> None:
         now = time.monotonic()
-        if not self.tty and now - self.last < 5 and done < total:
+        new_stage = stage != self.stage
+        if new_stage:
+            self.close()
+        self.stage = stage
+        if not self.tty and not new_stage and now - self.last < 5 and done < total:
             return
         self.last = now
-        elapsed = max(now - self.t0, 1e-9)
+        if self.tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            sys.stderr.write("\r" + bar_text("#" * filled + "-" * (width - filled)))
+            self.open_line = True
+        else:
+            sys.stderr.write(log_text + "\n")
+        sys.stderr.flush()
+
+    def encoded(self, done: int, total: int, failed: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.t0, 1e-9)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f}s" if eta != float("inf") else "?"
         fail = f", {failed} failed" if failed else ""
-        if self.tty:
-            width = 30
-            filled = int(width * done / max(total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r[{bar}] {done}/{total} {rate:,.0f} img/s ETA {eta_text}{fail}   ")
-            if done >= total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(f"encoded {done}/{total} images, {rate:,.0f} img/s, ETA {eta_text}{fail}\n")
-        sys.stderr.flush()
+        self._show(
+            "encode",
+            done,
+            total,
+            lambda bar: f"[{bar}] {done}/{total} {rate:,.0f} img/s ETA {eta_text}{fail}   ",
+            f"encoded {done}/{total} images, {rate:,.0f} img/s, ETA {eta_text}{fail}",
+        )
+        if done >= total:
+            self.close()
+
+    def fit(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        label = self._LABELS.get(stage, stage)
+        elapsed = time.monotonic() - self.t0
+        self._show(
+            stage,
+            done,
+            total,
+            lambda bar: f"{label:26} [{bar}] {done}/{total} {elapsed:,.1f}s   ",
+            f"{label}: {done}/{total} ({elapsed:,.1f}s)",
+        )
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self.open_line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.open_line = False
 
 
 def _load_processor(config: str | None, size: tuple[int, int] | None) -> Any:
@@ -259,7 +297,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         resume=args.resume,
         num_threads=args.workers,
         draft=args.draft,
-        progress=_Progress(not args.quiet),
+        progress=_Progress(not args.quiet).encoded,
         image_column=args.image_column,
         keep_columns=args.keep_columns,
     )
@@ -363,9 +401,10 @@ def _indent(text: str) -> str:
 
 def _validate_file(path: str) -> str:
     from .configuration import ImageGPTConfig
-    from .image_processing import ImageGPTImageProcessor, _read_json
+    from ._io import read_json_file
+    from .image_processing import ImageGPTImageProcessor
 
-    data = _read_json(path)
+    data = read_json_file(path)
     if "clusters" in data or data.get("image_processor_type") or os.path.basename(path) == "preprocessor_config.json":
         from .errors import ConfigValidationError
         from .image_processing import processor_config_violations
@@ -380,55 +419,15 @@ def _validate_file(path: str) -> str:
     return f"model config, vocab_size {config.vocab_size}, n_positions {config.n_positions}"
 
 
-class _FitProgress:
-    """Progress of fit-palette: images read, then initial centers, then iterations."""
-
-    _LABELS = {"images": "reading images", "init": "choosing initial centers", "iteration": "k-means iterations"}
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.stage = ""
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        new_stage = stage != self.stage
-        if new_stage and self.tty and self.stage:
-            sys.stderr.write("\n")
-        self.stage = stage
-        if not self.tty and not new_stage and now - self.last < 5 and done < total:
-            return
-        self.last = now
-        label = self._LABELS.get(stage, stage)
-        elapsed = now - self.t0
-        if self.tty:
-            width = 30
-            filled = int(width * done / max(total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r{label:26} [{bar}] {done}/{total} {elapsed:,.1f}s   ")
-        else:
-            sys.stderr.write(f"{label}: {done}/{total} ({elapsed:,.1f}s)\n")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty and self.stage:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _cmd_fit_palette(args: argparse.Namespace) -> int:
-    from .encoding import expand_inputs
+    from ._io import expand_inputs
     from .palette_fitting import fit_palette
 
     paths = expand_inputs(args.inputs)
     if not paths:
         print("imagegpt-rs fit-palette: error: no image files found", file=sys.stderr)
         return EXIT_ERROR
-    progress = _FitProgress(not args.quiet)
+    progress = _Progress(not args.quiet)
     try:
         fit = fit_palette(
             paths,
@@ -440,7 +439,7 @@ def _cmd_fit_palette(args: argparse.Namespace) -> int:
             tol=args.tol,
             seed=args.seed,
             num_threads=args.workers,
-            progress=progress,
+            progress=progress.fit,
         )
     finally:
         progress.close()

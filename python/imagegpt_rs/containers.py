@@ -50,7 +50,7 @@ def wds_key(member: str) -> str:
 
 
 def _is_image_member(name: str) -> bool:
-    from .encoding import IMAGE_SUFFIXES
+    from ._io import IMAGE_SUFFIXES
 
     return name.lower().endswith(IMAGE_SUFFIXES)
 
@@ -351,7 +351,7 @@ class SourceList:
     def encode(self, job: Any, start: int, stop: int, on_error: str) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
         """Encodes items start..stop: (ids of the good items, their global indices, failures,
         per-good-row extra columns ``key`` and the kept columns)."""
-        from .encoding import EncodeFailure
+        from ._jobs import EncodeFailure
         from .errors import ImageDecodeError
 
         ids_parts, idx_parts, failures = [], [], []
@@ -433,7 +433,7 @@ def expand_sources(
     """Files, directories, globs and ``@list.txt`` as :func:`~imagegpt_rs.encoding.expand_inputs`, where
     ``.tar`` shards and ``.parquet`` files (given directly or matched by a glob) are containers whose
     images are the items. Directories contribute their image files only."""
-    from .encoding import expand_inputs
+    from ._io import expand_inputs
 
     groups: list[Any] = []
     loose: list[str] = []
@@ -502,13 +502,14 @@ def encode_sources(
 ) -> ContainerResult:
     """Like :func:`~imagegpt_rs.encoding.encode_files` for tar shards, Parquet files, image files and
     directories mixed: every image item in order. Errors name the shard and member (or file and row)."""
-    from .encoding import _check_on_error, _job, _processor
+    from ._jobs import check_on_error, file_job
+    from .image_processing import as_image_processor
 
-    _check_on_error(on_error)
+    check_on_error(on_error)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
-    job = _job(_processor(processor), dtype, num_threads, max_pixels, draft)
+    job = file_job(as_image_processor(processor), dtype, num_threads, max_pixels, draft)
     ids, idx, failures, extras = [], [], [], []
     for c in range(0, len(sources), chunk_size):
         i, x, f, extra = sources.encode(job, c, min(c + chunk_size, len(sources)), on_error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ImageGPTError",
     "ConfigValidationError",
+    "ConfigFileError",
     "ConfigValidationWarning",
     "PaletteError",
     "InputError",
@@ -85,3 +86,20 @@ class ImageDecodeError(ImageGPTError, OSError):
 class ManifestError(ImageGPTError, ValueError):
     """An encoded output directory whose manifest or shards do not agree (truncated, replaced or missing
     shard files, malformed entries, file names outside the directory); the message names the shard."""
+
+
+class ConfigFileError(ConfigValidationError, OSError):
+    """A configuration file that cannot be read as a JSON object; the message names the file (and line/column).
+
+    It is a :class:`~imagegpt_rs.errors.ConfigValidationError` (so a ``ValueError``, like the
+    ``json.JSONDecodeError`` of ``transformers``' ``from_json_file``) and an ``OSError`` (like the error of
+    ``transformers``' ``from_pretrained``). ``path``, ``lineno`` and ``colno`` are set when known.
+    """
+
+    def __init__(
+        self, message: str, path: str, lineno: int | None = None, colno: int | None = None, rule: str = ""
+    ) -> None:
+        super().__init__(message, [{"field": "(file)", "value": path, "rule": rule or message}])
+        self.path = path
+        self.lineno = lineno
+        self.colno = colno

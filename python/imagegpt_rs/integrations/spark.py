@@ -30,10 +30,10 @@ def _executor_job(config: str, dtype: str, num_threads: int | None) -> Any:
     key = f"{dtype}:{num_threads}:{config}"
     job = _JOBS.get(key)
     if job is None:
-        from ..encoding import _job
+        from .._jobs import file_job
         from ..image_processing import ImageGPTImageProcessor
 
-        job = _JOBS[key] = _job(ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False)
+        job = _JOBS[key] = file_job(ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False)
     return job
 
 
@@ -92,12 +92,13 @@ def encode_spark(
     (lazy, like any Spark transformation). ``dtype``: int32 (``array<int>``; uint16 ids fit) or int64."""
     from pyspark.sql import types as T
 
-    from ..encoding import _check_on_error, _processor
+    from .._jobs import check_on_error
+    from ..image_processing import as_image_processor
 
-    _check_on_error(on_error)
+    check_on_error(on_error)
     if dtype not in ("int32", "int64"):
         raise ValueError(f"dtype must be 'int32' or 'int64' for Spark, got {dtype!r}")
-    proc = _processor(processor)
+    proc = as_image_processor(processor)
     config = json.dumps(proc.to_dict())
     _executor_job(config, dtype, num_threads)  # fail fast on the driver for a bad processor
     fields = [df.schema[c] for c in keep_columns]

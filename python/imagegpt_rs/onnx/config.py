@@ -98,7 +98,7 @@ def _torch_version() -> Optional[tuple[int, ...]]:
     return (int(match.group(1)), int(match.group(2) or 0))
 
 
-def _check_size(name: str, value: Any) -> int:
+def check_dimension(name: str, value: Any) -> int:
     """``value`` as a positive int, or a ValueError/TypeError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
@@ -275,10 +275,10 @@ class OnnxConfig(ABC):
         except ImportError as exc:  # pragma: no cover - Pillow is in the test extra
             raise ImportError("dummy images need Pillow: pip install 'imagegpt-rs[pillow]'") from exc
 
-        batch_size = _check_size("batch_size", batch_size)
-        num_channels = _check_size("num_channels", num_channels)
-        image_height = _check_size("image_height", image_height)
-        image_width = _check_size("image_width", image_width)
+        batch_size = check_dimension("batch_size", batch_size)
+        num_channels = check_dimension("num_channels", num_channels)
+        image_height = check_dimension("image_height", image_height)
+        image_width = check_dimension("image_width", image_width)
         if num_channels > 4:
             raise ValueError(f"num_channels must be 1, 2, 3 or 4, got {num_channels}")
         rand = np.random.rand if seed is None else np.random.RandomState(seed).rand
@@ -318,7 +318,7 @@ class OnnxConfig(ABC):
         """
         if tokenizer is not None:
             preprocessor = tokenizer
-        _check_image_processor(preprocessor)
+        check_image_processor(preprocessor)
         batch_size = compute_effective_axis_dimension(batch_size, fixed_dimension=OnnxConfig.default_fixed_batch)
         images = self._generate_dummy_images(batch_size, num_channels, image_height, image_width, seed=seed)
         return dict(preprocessor(images=images, return_tensors=framework))
@@ -345,7 +345,7 @@ class OnnxConfig(ABC):
         return {f"{name}.{idx}": item for idx, item in enumerate(chain.from_iterable(field))}
 
 
-def _check_image_processor(preprocessor: Any) -> None:
+def check_image_processor(preprocessor: Any) -> None:
     """TypeError unless ``preprocessor`` looks like an image processor (callable, not a tokenizer)."""
     kind = type(preprocessor).__name__
     if preprocessor is None or not callable(preprocessor):

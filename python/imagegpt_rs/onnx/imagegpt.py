@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .config import OnnxConfig, _check_image_processor, _check_size
+from .config import OnnxConfig, check_dimension, check_image_processor
 
 __all__ = ["ImageGPTOnnxConfig"]
 
@@ -63,7 +63,7 @@ class ImageGPTOnnxConfig(OnnxConfig):
         Returns:
             ``{"input_ids": ...}`` as the processor returns it.
         """
-        _check_image_processor(preprocessor)
-        batch_size = _check_size("batch_size", batch_size)
+        check_image_processor(preprocessor)
+        batch_size = check_dimension("batch_size", batch_size)
         images = self._generate_dummy_images(batch_size, num_channels, image_height, image_width, seed=seed)
         return dict(preprocessor(images=images, return_tensors=framework))
