@@ -12,6 +12,7 @@ import argparse
 import os
 
 import numpy as np
+
 from _common import Report, add_report_args, banner, best_time, crops, peak_rss_mib
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     rep.table("Image processor, images/s", ["method", "images/s", "vs transformers (one per call)"],
               [[name, f"{rate:,.0f}", f"{rate / base:,.1f}x"] for name, rate in rows])
     rep.note(f"peak RSS of this process (transformers' batched distance matrices dominate): {peak_rss_mib():.0f} MiB")
-    code = (
+    code = (  # noqa: UP031  (a %r keeps the path a valid Python literal)
         "import sys, numpy as np; sys.path.insert(0, %r); from _common import crops, peak_rss_mib; "
         "import imagegpt_rs; imgs = crops(512, 256); base = peak_rss_mib(); "
         "p = imagegpt_rs.ImageGPTImageProcessor(np.random.default_rng(0).uniform(-1, 1, (512, 3)), size=32); "

@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 
-from imagegpt_rs import ConfigValidationError, ImageGPTConfig  # noqa: E402
-from imagegpt_rs import _native  # noqa: E402
+from imagegpt_rs import (  # noqa: E402
+    ConfigValidationError,
+    ImageGPTConfig,
+    _native,  # noqa: E402
+)
 from imagegpt_rs.configuration import TRANSFORMERS_VERSION  # noqa: E402
 
 TConfig = transformers.ImageGPTConfig
@@ -151,7 +154,7 @@ def model_kwargs(draw, with_aliases: bool = True) -> dict:
     extras = draw(st.dictionaries(extra_names, json_value, max_size=3))
     kw.update(extras)
     if with_aliases:
-        for alias, real in ALIASES.items():
+        for alias, _real in ALIASES.items():
             if draw(st.integers(0, 4)) == 0:
                 if alias in ("hidden_size", "num_attention_heads"):
                     continue  # drawn below together to keep n_embd % n_head == 0

@@ -36,7 +36,7 @@ def _png(arr):
 def samples(rgb_photos):
     """(key, extension, bytes) of real photos, small enough to keep the tests quick."""
     out = []
-    for k, (name, arr) in enumerate(sorted(rgb_photos.items())):
+    for k, (_name, arr) in enumerate(sorted(rgb_photos.items())):
         arr = np.ascontiguousarray(arr[::2, ::2])
         out.append((f"{k:06d}", "jpg", _jpeg(arr)))
         out.append((f"{k:06d}_png", "png", _png(arr)))

@@ -23,6 +23,7 @@ from imagegpt_rs.decoding import DEFAULT_JPEG_DECODER, DEFAULT_MAX_PIXELS, decod
 
 Image = pytest.importorskip("PIL.Image")
 from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
+
 skdata = pytest.importorskip("skimage.data")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 

@@ -20,6 +20,7 @@ from imagegpt_rs.decoding import decode_image
 
 Image = pytest.importorskip("PIL.Image")
 from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
+
 skdata = pytest.importorskip("skimage.data")
 
 

@@ -17,9 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from imagegpt_rs import ColorQuantizer, ImageDecodeError, ImageGPTError, ImageGPTImageProcessor, decode_image, fit_palette
+from imagegpt_rs import (
+    ColorQuantizer,
+    ImageDecodeError,
+    ImageGPTError,
+    ImageGPTImageProcessor,
+    decode_image,
+    fit_palette,
+)
 from imagegpt_rs.encoding import encode_files
-from imagegpt_rs.palettes import default_palette
 from imagegpt_rs.resampling import Resampling, resize
 
 PIL_Image = pytest.importorskip("PIL.Image")

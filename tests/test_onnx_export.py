@@ -7,7 +7,6 @@ model. The PyTorch export tests need torch: they skip without it; run them with
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys

@@ -168,9 +168,10 @@ def test_without_network_this_module_fails_unless_offline_is_allowed(tmp_path, a
 
 
 if _FETCH_ERROR is None:
-    import imagegpt_rs
     from transformers.testing_utils import check_json_file_has_correct_format, require_torch, require_vision
-    from transformers.utils import is_torch_available, is_torchvision_available
+    from transformers.utils import is_torchvision_available
+
+    import imagegpt_rs
 
     ConfigTester = _config_common.ConfigTester
     ImageProcessingTestMixin = _image_common.ImageProcessingTestMixin
@@ -342,9 +343,8 @@ if _FETCH_ERROR is None:
             pass
 
         def _check_call(self, **prepare):
-            from PIL import Image
-
             import torch
+            from PIL import Image
 
             kind = torch.Tensor if prepare.get("torchify") else np.ndarray if prepare.get("numpify") else Image.Image
             for image_processing_class in self.image_processor_list:

@@ -15,7 +15,8 @@ import re
 import sys
 import tempfile
 import zlib
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import ConfigFileError
 
@@ -145,7 +146,7 @@ def read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         rule = f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
         raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
-        m = re.search(r"-?\d{%d,}" % (int_digit_limit() + 1), text)
+        m = re.search(r"-?\d{" + str(int_digit_limit() + 1) + ",}", text)
         lineno, colno = line_col(text, m.start()) if m else (None, None)
         where = f"line {lineno}, column {colno}: " if m else ""
         rule = f"{where}{e}"

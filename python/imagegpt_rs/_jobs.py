@@ -15,7 +15,8 @@ import numbers
 import operator
 import os
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

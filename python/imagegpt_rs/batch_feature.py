@@ -59,7 +59,7 @@ class BatchFeature(UserDict):
         if "data" in state:
             self.data = state["data"]
 
-    def convert_to_tensors(self, tensor_type: Any = None) -> "BatchFeature":
+    def convert_to_tensors(self, tensor_type: Any = None) -> BatchFeature:
         """Converts every value to ``tensor_type`` ("np" or "pt"; None leaves them as they are)."""
         if tensor_type is None:
             return self
@@ -82,7 +82,7 @@ class BatchFeature(UserDict):
                 ) from err
         return self
 
-    def to(self, *args: Any, **kwargs: Any) -> "BatchFeature":
+    def to(self, *args: Any, **kwargs: Any) -> BatchFeature:
         """Moves torch tensors (``return_tensors="pt"``) to a device/dtype, like transformers."""
         for key, value in self.items():
             if hasattr(value, "to") and callable(value.to):

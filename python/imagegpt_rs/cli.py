@@ -9,13 +9,13 @@ not be encoded (``--on-error skip``; the manifest lists them) or a config has pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import struct
 import sys
 import time
 import zlib
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -339,7 +339,7 @@ def contact_sheet(images: np.ndarray, columns: int = 8, scale: int = 4, gap: int
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from .encoding import MANIFEST_NAME, load_directory
+    from .encoding import load_directory
     from .image_processing import ImageGPTImageProcessor
 
     if os.path.isdir(args.tokens):
@@ -400,8 +400,8 @@ def _indent(text: str) -> str:
 
 
 def _validate_file(path: str) -> str:
-    from .configuration import ImageGPTConfig
     from ._io import read_json_file
+    from .configuration import ImageGPTConfig
     from .image_processing import ImageGPTImageProcessor
 
     data = read_json_file(path)

@@ -22,7 +22,8 @@ import dataclasses
 import os
 import tarfile
 import zlib
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

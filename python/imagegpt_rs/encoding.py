@@ -9,19 +9,22 @@ stops a run between chunks (each takes well under a second).
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import os
 import re
 import stat
 import sys
-import tempfile
-import time
 import zlib
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ._io import (
+    IMAGE_SUFFIXES,  # noqa: F401  (kept where it was: encoding.IMAGE_SUFFIXES)
+    expand_inputs,
+)
+from ._io import atomic_write as _atomic_write  # module global: the crash tests patch it here
 from ._jobs import (
     DTYPES,
     EncodeFailure,
@@ -32,8 +35,6 @@ from ._jobs import (
     file_job,
     positive_int,
 )
-from ._io import IMAGE_SUFFIXES, expand_inputs, fsync_dir
-from ._io import atomic_write as _atomic_write  # module global: the crash tests patch it here
 from .errors import ManifestError
 from .image_processing import as_image_processor
 

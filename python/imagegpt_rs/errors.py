@@ -36,7 +36,7 @@ class ConfigValidationError(ImageGPTError, ValueError):
     @classmethod
     def from_violations(
         cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> "ConfigValidationError":
+    ) -> ConfigValidationError:
         """Builds the error from ``(field, value, rule)`` tuples as the Rust core returns them."""
         where = f" (from {source})" if source else ""
         n = len(violations)
@@ -62,7 +62,7 @@ class ConfigValidationWarning(UserWarning):
     @classmethod
     def from_violations(
         cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> "ConfigValidationWarning":
+    ) -> ConfigValidationWarning:
         where = f" (from {source})" if source else ""
         n = len(violations)
         lines = [f"{owner}{where} has {n} value{'s' if n != 1 else ''} that cannot build a model:"]

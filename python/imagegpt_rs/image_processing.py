@@ -29,13 +29,13 @@ import json
 import logging
 import os
 import warnings
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._images import (
     channel_format,
-    is_image,
     is_pil,
     is_torch,
     make_list_of_images,
@@ -47,7 +47,7 @@ from ._images import (
 from ._io import hub_download, read_json_file
 from ._jobs import array_job, check_size, encode_paths, filter_code, get_size_dict
 from .batch_feature import BatchFeature
-from .errors import ConfigValidationError, InputError
+from .errors import InputError
 
 __all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME", "processor_config_violations"]
 
@@ -486,7 +486,7 @@ class ImageGPTImageProcessor:
         return (processor, kwargs) if return_unused else processor
 
     @classmethod
-    def from_json_file(cls, json_file: str | os.PathLike[str]) -> "ImageGPTImageProcessor":
+    def from_json_file(cls, json_file: str | os.PathLike[str]) -> ImageGPTImageProcessor:
         """Loads a ``preprocessor_config.json``; a malformed file names the file, line and column."""
         return cls(**read_json_file(json_file))
 
@@ -525,7 +525,7 @@ class ImageGPTImageProcessor:
         return TfProcessor.from_dict(self.to_dict())
 
     @classmethod
-    def from_transformers(cls, processor: Any) -> "ImageGPTImageProcessor":
+    def from_transformers(cls, processor: Any) -> ImageGPTImageProcessor:
         """Our processor from a transformers ``ImageGPTImageProcessor`` (slow or fast)."""
         return cls.from_dict(processor.to_dict())
 

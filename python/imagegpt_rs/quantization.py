@@ -59,7 +59,7 @@ def check_num_threads(num_threads: Any, what: str = "num_threads") -> int | None
     return int(num_threads)
 
 
-def _rebuild(clusters: np.ndarray, num_threads: int | None) -> "ColorQuantizer":
+def _rebuild(clusters: np.ndarray, num_threads: int | None) -> ColorQuantizer:
     return ColorQuantizer(clusters, num_threads=num_threads)
 
 
@@ -215,7 +215,7 @@ class ColorQuantizer:
         than one pixel (one pixel alone takes the BLAS' single-row arithmetic)."""
         return self._native.lookup_table()
 
-    def build_table(self) -> "ColorQuantizer":
+    def build_table(self) -> ColorQuantizer:
         """Builds the lookup table now instead of on the first large input; returns ``self``."""
         self._native.build_table()
         return self

@@ -20,12 +20,10 @@ array is always taken as RGBA.
 
 from __future__ import annotations
 
-import functools
 import numbers
-import re
-from enum import IntEnum
 from collections.abc import Iterable
-from typing import Any, Union
+from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +35,7 @@ __all__ = ["Resampling", "resize", "resize_many", "default_pillow_compat", "Pill
 
 #: What ``pillow_compat`` accepts: None, a major version (12 or 13), a version string ("12.1",
 #: "12.3.0") or a ``(major, minor)`` tuple.
-PillowCompat = Union[None, int, str, tuple[int, int]]
+PillowCompat = int | str | tuple[int, int] | None
 
 
 class Resampling(IntEnum):

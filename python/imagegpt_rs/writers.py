@@ -20,7 +20,8 @@ import io
 import json
 import os
 import tarfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -16,7 +16,8 @@ reason in ``error`` (no row is dropped or shifted); with ``"raise"`` the task fa
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["OnnxModelReport", "check_onnx_model"]
 
@@ -129,7 +129,7 @@ def _check_values(
                 )
 
 
-def check_onnx_model(path: Union[str, "os.PathLike[str]"], onnx_config: Any) -> OnnxModelReport:
+def check_onnx_model(path: str | os.PathLike[str], onnx_config: Any) -> OnnxModelReport:
     """Checks an .onnx file against an OnnxConfig without torch; returns what differs.
 
     Runs ``onnx.checker`` on the file, then compares the graph's inputs (initializers excluded) and outputs

@@ -13,10 +13,10 @@ import numbers
 import re
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from itertools import chain
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -76,15 +76,15 @@ class PatchingSpec:
     o: Any
     name: str
     custom_op: Callable
-    orig_op: Optional[Callable] = None
-    op_wrapper: Optional[Callable] = None
+    orig_op: Callable | None = None
+    op_wrapper: Callable | None = None
 
 
 # transformers 4.57 disables torch below 2.1 (is_torch_available() is then False).
 _TRANSFORMERS_MIN_TORCH = (2, 1)
 
 
-def _torch_version() -> Optional[tuple[int, ...]]:
+def _torch_version() -> tuple[int, ...] | None:
     """The installed torch's (major, minor) version without importing torch, or ``None`` if absent."""
     if importlib.util.find_spec("torch") is None:
         return None
@@ -127,7 +127,7 @@ class OnnxConfig(ABC):
     default_fixed_num_choices = 4
     #: Minimum torch version for export, as a string (transformers keeps a ``packaging`` Version).
     torch_onnx_minimum_version = "1.8"
-    _tasks_to_common_outputs: dict[str, "OrderedDict[str, dict[int, str]]"] = {
+    _tasks_to_common_outputs: dict[str, OrderedDict[str, dict[int, str]]] = {
         "causal-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
         "default": OrderedDict({"last_hidden_state": {0: "batch", 1: "sequence"}}),
         "image-classification": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
@@ -156,7 +156,7 @@ class OnnxConfig(ABC):
     }
 
     def __init__(
-        self, config: Any, task: str = "default", patching_specs: Optional[list[PatchingSpec]] = None
+        self, config: Any, task: str = "default", patching_specs: list[PatchingSpec] | None = None
     ) -> None:
         self._config = config
         if not isinstance(task, str) or task not in self._tasks_to_common_outputs:
@@ -180,7 +180,7 @@ class OnnxConfig(ABC):
         return list(cls._tasks_to_common_outputs)
 
     @classmethod
-    def from_model_config(cls, config: Any, task: str = "default") -> "OnnxConfig":
+    def from_model_config(cls, config: Any, task: str = "default") -> OnnxConfig:
         """Builds the OnnxConfig for ``config`` and ``task``."""
         return cls(config, task=task)
 
@@ -196,7 +196,7 @@ class OnnxConfig(ABC):
         return copy.deepcopy(self._tasks_to_common_outputs[self.task])
 
     @property
-    def values_override(self) -> Optional[Mapping[str, Any]]:
+    def values_override(self) -> Mapping[str, Any] | None:
         """Config attributes to override before export: ``{"use_cache": False}`` if the config has
         ``use_cache``, else ``None``."""
         if hasattr(self._config, "use_cache"):
@@ -259,7 +259,7 @@ class OnnxConfig(ABC):
         image_height: int = 40,
         image_width: int = 40,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> list[Any]:
         """``batch_size`` random RGB PIL images drawn like transformers 4.57 draws them.
 
@@ -297,7 +297,7 @@ class OnnxConfig(ABC):
         seq_length: int = -1,
         num_choices: int = -1,
         is_pair: bool = False,
-        framework: Optional[str] = None,
+        framework: str | None = None,
         num_channels: int = 3,
         image_width: int = 40,
         image_height: int = 40,
@@ -306,7 +306,7 @@ class OnnxConfig(ABC):
         frequency: int = 220,
         tokenizer: Any = None,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """Inputs for the exporter: random images run through an image processor.
 

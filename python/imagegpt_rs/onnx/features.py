@@ -6,8 +6,9 @@ ImageGPT supports the features ``"default"`` (``ImageGPTModel``) and ``"image-cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from .config import OnnxConfig
 from .imagegpt import ImageGPTOnnxConfig

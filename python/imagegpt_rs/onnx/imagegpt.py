@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from .config import OnnxConfig, check_dimension, check_image_processor
 
@@ -37,12 +37,12 @@ class ImageGPTOnnxConfig(OnnxConfig):
         batch_size: int = 1,
         seq_length: int = -1,
         is_pair: bool = False,
-        framework: Optional[str] = None,
+        framework: str | None = None,
         num_channels: int = 3,
         image_width: int = 32,
         image_height: int = 32,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """Random images run through ``preprocessor``: what transformers 4.57 returns for the same processor.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ _TABLE_SIZE = 1 << 24
 _TABLE_DTYPES = (np.uint8, np.uint16, np.int32, np.int64)
 
 
-def _optional_size(name: str, value: Optional[int]) -> Optional[int]:
+def _optional_size(name: str, value: int | None) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -36,8 +36,8 @@ def _optional_size(name: str, value: Optional[int]) -> Optional[int]:
 
 def build_preprocessor_model(
     table: np.ndarray,
-    height: Optional[int] = None,
-    width: Optional[int] = None,
+    height: int | None = None,
+    width: int | None = None,
     *,
     input_name: str = "pixel_values",
     output_name: str = "input_ids",
@@ -106,7 +106,7 @@ def build_preprocessor_model(
     return model
 
 
-def export_preprocessor(processor: Any, path: Union[str, "os.PathLike[str]"]) -> Any:
+def export_preprocessor(processor: Any, path: str | os.PathLike[str]) -> Any:
     """Writes the color quantization of an ImageGPT image processor as an ONNX file and returns the model.
 
     The graph takes uint8 images ``(batch, H, W, 3)`` already at the processor's target size
