@@ -230,7 +230,6 @@ def test_default_palette_is_a_uniform_grid_and_round_trips(rgb_photos):
     np.testing.assert_array_equal(_ids(p, img[0], do_resize=False), ids)
 
 
-
 def test_torch_inputs_and_outputs(rgb_photos, photo_palette):
     torch = pytest.importorskip("torch")
     ours, theirs = _pair(photo_palette, size=32)

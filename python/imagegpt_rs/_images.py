@@ -48,8 +48,7 @@ def make_list_of_images(images: Any) -> list[Any]:
         for i, im in enumerate(images):
             if not is_image(im):
                 raise InputError(
-                    f"image {i} has type {type(im).__name__}: expected a PIL image, a numpy array or "
-                    "a torch tensor"
+                    f"image {i} has type {type(im).__name__}: expected a PIL image, a numpy array or a torch tensor"
                 )
         return list(images)
     if is_pil(images):
@@ -90,8 +89,7 @@ def channel_format(image: np.ndarray, index: int) -> str:
     raise InputError(
         f"image {index} has shape {image.shape}: cannot find a channel axis of size 1 or 3"
         + (
-            " (4 channels: drop alpha with image[..., :3] or pass a PIL image, which is converted "
-            "to RGB)"
+            " (4 channels: drop alpha with image[..., :3] or pass a PIL image, which is converted to RGB)"
             if 4 in (image.shape[0], image.shape[2])
             else ""
         )
@@ -125,7 +123,9 @@ def to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
     own = fmt if fmt is not None else channel_format(arr, index)
     if arr.ndim == 2 or own == "none":
         if arr.ndim != 2:
-            raise InputError(f"image {index} has shape {arr.shape} but input_data_format (given, or inferred from image 0) is 'none'")
+            raise InputError(
+                f"image {index} has shape {arr.shape} but input_data_format (given, or inferred from image 0) is 'none'"
+            )
         arr = arr[:, :, None]
     elif own == "channels_first":
         arr = np.moveaxis(arr, 0, -1)

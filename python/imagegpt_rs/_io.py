@@ -26,7 +26,13 @@ __all__ = [
     "import_hub",
     "int_digit_limit",
     "line_col",
-   "IMAGE_SUFFIXES", "Checksummed", "atomic_write", "expand_inputs", "fsync_dir", "read_json_file"]
+    "IMAGE_SUFFIXES",
+    "Checksummed",
+    "atomic_write",
+    "expand_inputs",
+    "fsync_dir",
+    "read_json_file",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -123,8 +129,6 @@ def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> t
     return stats
 
 
-
-
 # --------------------------------------------------------------------------- JSON
 def read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Reads a JSON object from ``path``; a malformed file raises :class:`ConfigFileError` naming it."""
@@ -143,7 +147,9 @@ def read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigFileError(f"{path} is not valid JSON: {rule}", path, e.lineno, e.colno, rule) from e
     except RecursionError as e:
         lineno, colno, depth = deepest_nesting(text)
-        rule = f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
+        rule = (
+            f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
+        )
         raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
         m = re.search(r"-?\d{" + str(int_digit_limit() + 1) + ",}", text)
@@ -188,7 +194,6 @@ def deepest_nesting(text: str) -> tuple[int, int, int]:
         elif ch in "]}":
             depth -= 1
     return (*line_col(text, best_pos), best)
-
 
 
 # --------------------------------------------------------------------------- the Hub

@@ -213,7 +213,9 @@ def file_job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: in
     num_threads = check_num_threads(num_threads)
     if max_pixels is not None and max_pixels is not False:
         max_pixels = positive_int("max_pixels", max_pixels, (1 << 63) - 1)
-    return _native.EncodeJob(processor.quantizer._native, h, w, code, compat, name, num_threads, max_pixels, bool(draft))
+    return _native.EncodeJob(
+        processor.quantizer._native, h, w, code, compat, name, num_threads, max_pixels, bool(draft)
+    )
 
 
 # ----------------------------------------------------------------------------- running

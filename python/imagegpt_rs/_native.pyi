@@ -157,5 +157,9 @@ class EncodeJob:
     def run_bytes(self, blobs: Sequence[bytes]) -> _RunResult: ...
     def run_arrays(self, images: Sequence[_U8Array]) -> _RunResult: ...
     def run_ranges(
-        self, paths: Sequence[str | os.PathLike[str]], files: Sequence[int], offsets: Sequence[int], sizes: Sequence[int]
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        files: Sequence[int],
+        offsets: Sequence[int],
+        sizes: Sequence[int],
     ) -> _RunResult: ...

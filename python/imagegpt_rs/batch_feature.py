@@ -20,9 +20,7 @@ def _to_torch(value: Any) -> Any:
     try:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "return_tensors='pt' needs PyTorch: pip install 'imagegpt-rs[torch]'"
-        ) from err
+        raise ImportError("return_tensors='pt' needs PyTorch: pip install 'imagegpt-rs[torch]'") from err
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
         value = np.array(value)
     if isinstance(value, np.ndarray):
@@ -69,9 +67,7 @@ class BatchFeature(UserDict):
         elif name == "pt":
             convert = _to_torch
         else:
-            raise ValueError(
-                f"return_tensors={tensor_type!r} is not supported: use None, 'np' or 'pt'"
-            )
+            raise ValueError(f"return_tensors={tensor_type!r} is not supported: use None, 'np' or 'pt'")
         for key, value in self.items():
             try:
                 self.data[key] = convert(value)

@@ -128,26 +128,46 @@ def _parser() -> argparse.ArgumentParser:
         "writing shards and a manifest.json to OUT. A killed run can be finished with --resume.",
     )
     e.add_argument(
-        "inputs", nargs="+",
+        "inputs",
+        nargs="+",
         help="image files, directories (searched recursively), globs, @list.txt, WebDataset .tar shards, .parquet files",
     )
     e.add_argument("-o", "--out", required=True, help="output directory")
-    e.add_argument("--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette")
-    e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
-    e.add_argument("--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)")
-    e.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="stop at the first bad file, or skip and report bad files")
-    e.add_argument("--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards")
     e.add_argument(
-        "--format", choices=["npy", "parquet", "webdataset"], default="npy",
+        "--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette"
+    )
+    e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
+    e.add_argument(
+        "--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)"
+    )
+    e.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="stop at the first bad file, or skip and report bad files",
+    )
+    e.add_argument(
+        "--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards"
+    )
+    e.add_argument(
+        "--format",
+        choices=["npy", "parquet", "webdataset"],
+        default="npy",
         help="shard format: npy, parquet (needs pyarrow) or webdataset (tar shards of KEY.input_ids.npy + KEY.json)",
     )
-    e.add_argument("--image-column", help="the image column of .parquet inputs (default: the first Image struct or binary column)")
     e.add_argument(
-        "--keep-columns", type=lambda t: [c for c in t.split(",") if c], default=[],
+        "--image-column", help="the image column of .parquet inputs (default: the first Image struct or binary column)"
+    )
+    e.add_argument(
+        "--keep-columns",
+        type=lambda t: [c for c in t.split(",") if c],
+        default=[],
         help="comma-separated columns of .parquet inputs to carry into parquet/webdataset output (e.g. id,caption)",
     )
     e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
-    e.add_argument("--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)")
+    e.add_argument(
+        "--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)"
+    )
     e.add_argument(
         "--draft",
         action="store_true",
@@ -167,7 +187,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--out", default="preview.png", help="PNG file to write (default preview.png)")
     v.add_argument("--config", help="preprocessor_config.json for a .npy input (default: built-in palette)")
     v.add_argument("--size", type=_size, help="image size HxW for a .npy input (default: square)")
-    v.add_argument("--max-images", type=_int_range(1, 4096, "max-images"), default=64, help="at most this many images, 1..4096 (default 64)")
+    v.add_argument(
+        "--max-images",
+        type=_int_range(1, 4096, "max-images"),
+        default=64,
+        help="at most this many images, 1..4096 (default 64)",
+    )
     v.add_argument("--columns", type=_int_range(1, 4096, "columns"), default=8, help="images per row (default 8)")
     v.add_argument("--scale", type=_int_range(1, 64, "scale"), default=4, help="pixel magnification, 1..64 (default 4)")
 
@@ -186,14 +211,41 @@ def _parser() -> argparse.ArgumentParser:
         "ready for `imagegpt-rs encode --config OUT` and transformers' from_pretrained.",
     )
     f.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
-    f.add_argument("--clusters", type=_int_range(1, 65535, "clusters"), default=512, help="palette size (default 512; vocab_size = clusters + 1)")
+    f.add_argument(
+        "--clusters",
+        type=_int_range(1, 65535, "clusters"),
+        default=512,
+        help="palette size (default 512; vocab_size = clusters + 1)",
+    )
     f.add_argument("-o", "--out", required=True, help="output directory")
-    f.add_argument("--size", type=_size, help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)")
-    f.add_argument("--max-pixels", type=_int_range(1, None, "max-pixels"), help="at most this many pixels in total (uniform sample)")
-    f.add_argument("--max-pixels-per-image", type=_int_range(1, None, "max-pixels-per-image"), help="at most this many pixels per image")
-    f.add_argument("--max-iter", type=_int_range(1, 1_000_000, "max-iter"), default=100, help="maximum k-means iterations (default 100)")
+    f.add_argument(
+        "--size",
+        type=_size,
+        help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)",
+    )
+    f.add_argument(
+        "--max-pixels",
+        type=_int_range(1, None, "max-pixels"),
+        help="at most this many pixels in total (uniform sample)",
+    )
+    f.add_argument(
+        "--max-pixels-per-image",
+        type=_int_range(1, None, "max-pixels-per-image"),
+        help="at most this many pixels per image",
+    )
+    f.add_argument(
+        "--max-iter",
+        type=_int_range(1, 1_000_000, "max-iter"),
+        default=100,
+        help="maximum k-means iterations (default 100)",
+    )
     f.add_argument("--tol", type=_tolerance, default=1e-4, help="relative tolerance on center shift (default 1e-4)")
-    f.add_argument("--seed", type=_int_range(0, (1 << 64) - 1, "seed"), default=0, help="seed of sampling and initialization (default 0)")
+    f.add_argument(
+        "--seed",
+        type=_int_range(0, (1 << 64) - 1, "seed"),
+        default=0,
+        help="seed of sampling and initialization (default 0)",
+    )
     f.add_argument("--workers", type=_WORKERS, default=None, help=f"threads, 1..{MAX_WORKERS} (default: all cores)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     return p
@@ -378,7 +430,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for item in args.files:
         files = (
-            [os.path.join(item, n) for n in ("config.json", "preprocessor_config.json") if os.path.exists(os.path.join(item, n))]
+            [
+                os.path.join(item, n)
+                for n in ("config.json", "preprocessor_config.json")
+                if os.path.exists(os.path.join(item, n))
+            ]
             if os.path.isdir(item)
             else [item]
         )

@@ -603,7 +603,9 @@ class PretrainedConfigBase:
         elif os.path.isdir(name):
             resolved = os.path.join(name, subfolder, configuration_file)
             if not os.path.isfile(resolved):
-                raise OSError(f"{name} does not appear to have a file named {os.path.join(subfolder, configuration_file)}.")
+                raise OSError(
+                    f"{name} does not appear to have a file named {os.path.join(subfolder, configuration_file)}."
+                )
         else:
             resolved = hub_download(
                 name,
@@ -778,9 +780,7 @@ def _assign(obj: Any, key: str, value: Any) -> None:
     except ConfigValidationError:
         raise
     except ValueError as e:  # a setter refusing the value as transformers does: keep its message
-        raise ConfigValidationError(
-            str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]
-        ) from e
+        raise ConfigValidationError(str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]) from e
     except (TypeError, AttributeError, OverflowError, KeyError) as e:
         # still the exception type transformers raises (AttributeError for a read-only property, TypeError
         # for `__class__`), and a ConfigValidationError naming the field
@@ -1018,7 +1018,9 @@ class ImageGPTConfig(PretrainedConfigBase):
         return cls.from_dict(config.to_dict())
 
 
-def _check(owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True) -> None:
+def _check(
+    owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True
+) -> None:
     """The validation policy: every problem raises with ``strict``; otherwise only the problems transformers
     also refuses raise (wrong types, which transformers 5's strict configs reject) and the rest are warned about
     with one :class:`ConfigValidationWarning`."""

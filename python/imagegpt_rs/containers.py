@@ -69,7 +69,9 @@ class _Files:
     def labels(self) -> list[str]:
         return list(self.paths)
 
-    def encode(self, job: Any, a: int, b: int) -> tuple[np.ndarray, list[int], list[tuple[int, str, str]], dict[str, Any]]:
+    def encode(
+        self, job: Any, a: int, b: int
+    ) -> tuple[np.ndarray, list[int], list[tuple[int, str, str]], dict[str, Any]]:
         ids, ok, errors = job.run_paths(self.paths[a:b])
         return ids, ok, [(i, self.paths[a + i], r) for i, r in errors], {"key": [self.paths[a + i] for i in ok]}
 
@@ -230,7 +232,9 @@ class _Parquet:
         self.column = _image_column(schema, image_column, path)
         missing = [c for c in keep_columns if c not in schema.names]
         if missing:
-            raise ValueError(f"{path}: no column {', '.join(map(repr, missing))} to keep (columns: {', '.join(schema.names)})")
+            raise ValueError(
+                f"{path}: no column {', '.join(map(repr, missing))} to keep (columns: {', '.join(schema.names)})"
+            )
         self.keep = list(keep_columns)
         meta = self.file.metadata
         self.n = meta.num_rows
@@ -349,7 +353,9 @@ class SourceList:
             out.extend(g.labels())
         return out
 
-    def encode(self, job: Any, start: int, stop: int, on_error: str) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
+    def encode(
+        self, job: Any, start: int, stop: int, on_error: str
+    ) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
         """Encodes items start..stop: (ids of the good items, their global indices, failures,
         per-good-row extra columns ``key`` and the kept columns)."""
         from ._jobs import EncodeFailure

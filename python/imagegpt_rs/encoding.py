@@ -55,6 +55,8 @@ FORMATS = ("npy", "parquet", "webdataset")
 MANIFEST_NAME = "manifest.json"
 # 2: shards record "sizes" and "crc32" per file (version 1 manifests, without them, still load and resume).
 MANIFEST_VERSION = 2
+
+
 def encode_files(
     paths: Iterable[str | os.PathLike[str]],
     processor: Any = None,
@@ -362,7 +364,13 @@ def encode_to_directory(
     }
     if image_column is not None or keep_columns:
         settings.update(image_column=image_column, keep_columns=list(keep_columns))
-    manifest: dict[str, Any] = {"version": MANIFEST_VERSION, **settings, "sources": paths, "shards": [], "complete": False}
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        **settings,
+        "sources": paths,
+        "shards": [],
+        "complete": False,
+    }
     if os.path.exists(manifest_path):
         if not resume:
             raise FileExistsError(f"{manifest_path} exists: pass resume=True (--resume) or use another directory")
@@ -456,7 +464,9 @@ def _shard_files(shard: int, fmt: str) -> list[str]:
     return [f"{stem}.parquet"]
 
 
-def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def load_directory(
+    out_dir: str | os.PathLike[str], *, verify_checksums: bool = True
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Reads an :func:`encode_to_directory` output back: (ids, input indices, manifest).
 
     Every shard is checked against its manifest entry before its rows are used: file names inside the

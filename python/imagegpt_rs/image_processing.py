@@ -354,7 +354,9 @@ class ImageGPTImageProcessor:
             values.append(np.moveaxis(arr, -1, 0) if out_fmt == "channels_first" else arr)
         return BatchFeature({"pixel_values": values}, tensor_type=return_tensors)
 
-    def _encode_uint8(self, arrays: list[np.ndarray], clusters: np.ndarray, h: int, w: int, resample: Any) -> np.ndarray:
+    def _encode_uint8(
+        self, arrays: list[np.ndarray], clusters: np.ndarray, h: int, w: int, resample: Any
+    ) -> np.ndarray:
         job = array_job(
             quantizer_for(clusters),
             h,

@@ -180,8 +180,7 @@ def _items(images_or_paths: Any) -> tuple[Iterable[Any], int | None]:
         it = iter(images_or_paths)
     except TypeError:
         raise InputError(
-            f"images_or_paths has type {type(images_or_paths).__name__}: expected an image, a path, "
-            "or a list of them"
+            f"images_or_paths has type {type(images_or_paths).__name__}: expected an image, a path, or a list of them"
         ) from None
     return _expand(it), None
 
@@ -345,7 +344,11 @@ def fit_palette(
     max_iter = _int_option("max_iter", max_iter, 1)
     seed = _int_option("seed", seed, 0, 2**64 - 1)
     resample = _int_option("resample", resample, 0, 5)
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not (np.isfinite(tol) and tol >= 0):
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, (int, float, np.floating, np.integer))
+        or not (np.isfinite(tol) and tol >= 0)
+    ):
         raise InputError(f"tol must be a finite number >= 0, got {tol!r}")
     cap = None if max_pixels_per_image is None else _int_option("max_pixels_per_image", max_pixels_per_image, 1)
     total_cap = None if max_pixels is None else _int_option("max_pixels", max_pixels, 1)

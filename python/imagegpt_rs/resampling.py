@@ -52,6 +52,7 @@ class Resampling(IntEnum):
 # Pillow keeps sizes in a C int.
 _MAX_SIDE = 2**31 - 1
 
+
 def default_pillow_compat() -> int:
     """The Pillow major version whose pass order :func:`resize` follows by default.
 

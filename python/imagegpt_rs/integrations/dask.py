@@ -37,9 +37,7 @@ def encode_partition(
         "stop": start + len(paths),
         "rows": int(len(idx)),
         **written,
-        "failures": [
-            {"index": f.index + start, "path": f.path, "reason": f.reason} for f in result.failures
-        ],
+        "failures": [{"index": f.index + start, "path": f.path, "reason": f.reason} for f in result.failures],
     }
 
 

@@ -34,7 +34,9 @@ def _executor_job(config: str, dtype: str, num_threads: int | None) -> Any:
         from .._jobs import file_job
         from ..image_processing import ImageGPTImageProcessor
 
-        job = _JOBS[key] = file_job(ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False)
+        job = _JOBS[key] = file_job(
+            ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False
+        )
     return job
 
 
@@ -106,7 +108,10 @@ def encode_spark(
     element = T.LongType() if dtype == "int64" else T.IntegerType()
     schema = T.StructType(
         fields
-        + [T.StructField("input_ids", T.ArrayType(element, containsNull=False), True), T.StructField("error", T.StringType(), True)]
+        + [
+            T.StructField("input_ids", T.ArrayType(element, containsNull=False), True),
+            T.StructField("error", T.StringType(), True),
+        ]
     )
     keep = list(keep_columns)
 

@@ -102,9 +102,7 @@ def _check_values(
             onnx_config, "input_element_types" if is_input else "output_element_types", name, is_input
         )
         if allowed is not None and got not in allowed:
-            report.problems.append(
-                f"{kind} {name!r} has element type {got}, expected {' or '.join(allowed)}"
-            )
+            report.problems.append(f"{kind} {name!r} has element type {got}, expected {' or '.join(allowed)}")
         axes = expected[name]
         if not tensor.HasField("shape"):
             report.problems.append(f"{kind} {name!r} has no shape: cannot check its dynamic axes {dict(axes)}")

@@ -155,9 +155,7 @@ class OnnxConfig(ABC):
         "speech2seq-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
     }
 
-    def __init__(
-        self, config: Any, task: str = "default", patching_specs: list[PatchingSpec] | None = None
-    ) -> None:
+    def __init__(self, config: Any, task: str = "default", patching_specs: list[PatchingSpec] | None = None) -> None:
         self._config = config
         if not isinstance(task, str) or task not in self._tasks_to_common_outputs:
             raise ValueError(
@@ -242,9 +240,7 @@ class OnnxConfig(ABC):
     def use_external_data_format(num_parameters: int) -> bool:
         """Whether ``num_parameters`` float32 parameters reach the 2 GiB protobuf limit."""
         if isinstance(num_parameters, bool) or not isinstance(num_parameters, numbers.Integral):
-            raise TypeError(
-                f"num_parameters must be an int, got {num_parameters!r} ({type(num_parameters).__name__})"
-            )
+            raise TypeError(f"num_parameters must be an int, got {num_parameters!r} ({type(num_parameters).__name__})")
         if num_parameters < 0:
             raise ValueError(f"num_parameters must be >= 0, got {num_parameters}")
         return (

@@ -24,9 +24,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 def _is_torch_model(model: Any) -> bool:
     """Whether ``model`` is a ``torch.nn.Module`` (checked without importing torch)."""
-    return any(
-        c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(model).__mro__
-    )
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(model).__mro__)
 
 
 def _forward(model: Any) -> Any:

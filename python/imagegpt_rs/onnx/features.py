@@ -23,9 +23,7 @@ _IMAGEGPT_MODEL_CLASSES = {
 
 
 def _feature_map() -> dict[str, Callable[..., OnnxConfig]]:
-    return {
-        feature: partial(ImageGPTOnnxConfig.from_model_config, task=feature) for feature in _IMAGEGPT_MODEL_CLASSES
-    }
+    return {feature: partial(ImageGPTOnnxConfig.from_model_config, task=feature) for feature in _IMAGEGPT_MODEL_CLASSES}
 
 
 class FeaturesManager:
