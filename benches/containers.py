@@ -147,9 +147,21 @@ def main() -> None:
 
         def measure(method: str) -> dict[str, float]:
             out = subprocess.run(
-                [sys.executable, __file__, "--method", method, "--dir", d, "--images", str(args.images),
-                 "--shards", str(args.shards)],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--method",
+                    method,
+                    "--dir",
+                    d,
+                    "--images",
+                    str(args.images),
+                    "--shards",
+                    str(args.shards),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -172,7 +184,9 @@ def main() -> None:
         print()
         for count in sorted({1, args.shards, 40}):
             res = measure(f"ours-tars-{count}")
-            print(f"imagegpt-rs, {args.images} images in {count} tar shard(s): {res['rate']:,.0f} images/s, peak RSS {res['rss']:.0f} MiB")
+            print(
+                f"imagegpt-rs, {args.images} images in {count} tar shard(s): {res['rate']:,.0f} images/s, peak RSS {res['rss']:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

@@ -59,15 +59,18 @@ def main() -> None:
         t_pil = best_time(lambda: pil(data), repeat=3, min_time=0.0)
         t_ours = best_time(lambda: decode_image(data), repeat=3, min_time=0.0)
         rows.append([name, f"{t_pil * 1e3:,.0f}", f"{t_ours * 1e3:,.0f}", f"{t_pil / t_ours:.1f}x"])
-    rep.table("Decoding one file on one core (identical pixels checked)",
-              ["file", "Pillow ms", "ours ms", "vs Pillow"], rows)
+    rep.table(
+        "Decoding one file on one core (identical pixels checked)", ["file", "Pillow ms", "ours ms", "vs Pillow"], rows
+    )
 
     processor = ImageGPTImageProcessor(size=32)
     for name, data in files.items():
         if name.endswith(("JPEG q90", "PNG RGB, level 1")):
             t = best_time(lambda: encode_bytes([data], processor), repeat=3, min_time=0.0)
-            rep.note(f"encode_bytes of the {name} file to 32x32 ids (rows streamed into the resize), "
-                     f"one image: {t * 1e3:.0f} ms")
+            rep.note(
+                f"encode_bytes of the {name} file to 32x32 ids (rows streamed into the resize), "
+                f"one image: {t * 1e3:.0f} ms"
+            )
     rep.save()
 
 

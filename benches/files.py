@@ -243,8 +243,10 @@ def main() -> None:
             print()
         for n in (100,) if args.quick else (1_000, 10_000):
             res = run(f"memory-{n}", d)
-            rep.note(f"encode_to_directory of {n:,} files (1 MP JPEG): {res['rate']:,.0f} images/s, "
-                     f"peak RSS {res['rss']:.0f} MiB")
+            rep.note(
+                f"encode_to_directory of {n:,} files (1 MP JPEG): {res['rate']:,.0f} images/s, "
+                f"peak RSS {res['rss']:.0f} MiB"
+            )
         print()
 
     if args.imagenet:
@@ -266,7 +268,10 @@ def main() -> None:
                 f"400-500 px, mean {np.mean(sizes) / 1e3:.0f} kpixels, quality 75-95) to 32x32 ids; "
                 f"projected time for ImageNet-1k train ({IMAGENET_TRAIN:,} images)",
                 ["method", "images/s", "vs transformers", "ImageNet-1k train"],
-                [[name, f"{rate:,.0f}", f"{rate / base:.1f}x", _duration(IMAGENET_TRAIN / rate)] for name, rate in rows],
+                [
+                    [name, f"{rate:,.0f}", f"{rate / base:.1f}x", _duration(IMAGENET_TRAIN / rate)]
+                    for name, rate in rows
+                ],
             )
 
     per_size = 2 if args.quick else 8
@@ -277,12 +282,28 @@ def main() -> None:
             r1 = run("ours-exact-t1", d)["rate"]
             rn = run(f"ours-exact-t{cores}", d)["rate"]
             rd = run("ours-decode", d)["rate"]
-            rows.append([f"{mp_:g}", f"{r1:,.1f}", f"{r1 * mp_:,.0f}", f"{rn:,.1f}", f"{rn * mp_:,.0f}",
-                         f"{rn / r1:.2f}x", f"{rd:,.1f}"])
+            rows.append(
+                [
+                    f"{mp_:g}",
+                    f"{r1:,.1f}",
+                    f"{r1 * mp_:,.0f}",
+                    f"{rn:,.1f}",
+                    f"{rn * mp_:,.0f}",
+                    f"{rn / r1:.2f}x",
+                    f"{rd:,.1f}",
+                ]
+            )
     rep.table(
         f"Exact mode against image size and threads ({per_size} JPEGs q90 per size, to 32x32 ids)",
-        ["megapixels", "images/s, 1 thread", "Mpixel/s, 1 thread", f"images/s, {cores} threads",
-         f"Mpixel/s, {cores} threads", "thread scaling", f"decode alone images/s, {cores} threads"],
+        [
+            "megapixels",
+            "images/s, 1 thread",
+            "Mpixel/s, 1 thread",
+            f"images/s, {cores} threads",
+            f"Mpixel/s, {cores} threads",
+            "thread scaling",
+            f"decode alone images/s, {cores} threads",
+        ],
         rows,
     )
     rep.save()

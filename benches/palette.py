@@ -98,10 +98,12 @@ def compare(rep, n_pixels: int, k: int, max_iter: int, tol: float, skip_kmeans: 
     for name, t, inertia, note in rows:
         print(f"{name:{width}}  {t:9.2f}  {inertia:12.4f}  {inertia / base_i:12.4f}  {base_t / t:7.1f}x  {note}")
     print(f"(base: {base_name})\n")
-    rep.table(f"Palette fitting: {title}; ours best of 3 runs, scikit-learn one run",
-              ["method", "time s", "inertia / " + base_name, "vs " + base_name, "notes"],
-              [[name, f"{t:.2f}", f"{inertia / base_i:.4f}", f"{base_t / t:.1f}x", note]
-               for name, t, inertia, note in rows], show=False)
+    rep.table(
+        f"Palette fitting: {title}; ours best of 3 runs, scikit-learn one run",
+        ["method", "time s", "inertia / " + base_name, "vs " + base_name, "notes"],
+        [[name, f"{t:.2f}", f"{inertia / base_i:.4f}", f"{base_t / t:.1f}x", note] for name, t, inertia, note in rows],
+        show=False,
+    )
 
 
 def big(rep, n_pixels: int, k: int, max_iter: int, tol: float) -> None:
@@ -125,13 +127,19 @@ def big(rep, n_pixels: int, k: int, max_iter: int, tol: float) -> None:
     t0[0] = time.perf_counter()
     r, t_fit = timed(lambda: hist.fit(k, max_iter=max_iter, tol=tol, seed=0, progress=progress))
     centers, inertia, n_iter, converged, n, n_distinct = r
-    print(f"distinct colors {n_distinct:,}; histogram {t_hist:.2f} s; k-means++ {stages.get('init', 0):.2f} s; "
-          f"{n_iter} Lloyd iterations {stages.get('iteration', 0):.2f} s ({'converged' if converged else 'max_iter'})")
-    rep.note(f"ours on {len(px):,} pixels (real photos upscaled 2x) x {k} clusters: {t_hist + t_fit:.2f} s in all "
-             f"(histogram {t_hist:.2f} s, {n_iter} Lloyd iterations)")
+    print(
+        f"distinct colors {n_distinct:,}; histogram {t_hist:.2f} s; k-means++ {stages.get('init', 0):.2f} s; "
+        f"{n_iter} Lloyd iterations {stages.get('iteration', 0):.2f} s ({'converged' if converged else 'max_iter'})"
+    )
+    rep.note(
+        f"ours on {len(px):,} pixels (real photos upscaled 2x) x {k} clusters: {t_hist + t_fit:.2f} s in all "
+        f"(histogram {t_hist:.2f} s, {n_iter} Lloyd iterations)"
+    )
     # End to end through the public function (array input, no resizing).
     fit, t_api = timed(lambda: fit_palette(px.reshape(-1, 1, 3), k, max_iter=max_iter, tol=tol, seed=0), repeat=3)
-    print(f"fit_palette(...) end to end, best of 3: {t_api:.2f} s; same palette: {np.array_equal(fit.clusters, centers)}")
+    print(
+        f"fit_palette(...) end to end, best of 3: {t_api:.2f} s; same palette: {np.array_equal(fit.clusters, centers)}"
+    )
     print(f"peak RSS {peak_rss_mib():,.0f} MiB\n")
 
 

@@ -12,6 +12,7 @@ import argparse
 import os
 
 import numpy as np
+
 from _common import Report, add_report_args, banner, best_time, crops, peak_rss_mib
 
 
@@ -34,8 +35,10 @@ def main() -> None:
     slow = Slow(clusters, size=32)
     a = ours(images, return_tensors="np").input_ids
     b = slow(images, return_tensors="np")["input_ids"]
-    rep.note(f"{n} real-photo crops of 256x256 to 32x32 ids; identical input_ids with the slow processor: "
-             f"{np.array_equal(a, b)}")
+    rep.note(
+        f"{n} real-photo crops of 256x256 to 32x32 ids; identical input_ids with the slow processor: "
+        f"{np.array_equal(a, b)}"
+    )
 
     rows = []
     sample = images[: 16 if args.quick else 64]
@@ -60,10 +63,13 @@ def main() -> None:
     t = best_time(lambda: ours(images, return_tensors="np"))
     rows.append((f"imagegpt-rs, all cores ({os.cpu_count()})", n / t))
     base = rows[0][1]
-    rep.table("Image processor, images/s", ["method", "images/s", "vs transformers (one per call)"],
-              [[name, f"{rate:,.0f}", f"{rate / base:,.1f}x"] for name, rate in rows])
+    rep.table(
+        "Image processor, images/s",
+        ["method", "images/s", "vs transformers (one per call)"],
+        [[name, f"{rate:,.0f}", f"{rate / base:,.1f}x"] for name, rate in rows],
+    )
     rep.note(f"peak RSS of this process (transformers' batched distance matrices dominate): {peak_rss_mib():.0f} MiB")
-    code = (
+    code = (  # noqa: UP031  (a %r keeps the path a valid Python literal)
         "import sys, numpy as np; sys.path.insert(0, %r); from _common import crops, peak_rss_mib; "
         "import imagegpt_rs; imgs = crops(512, 256); base = peak_rss_mib(); "
         "p = imagegpt_rs.ImageGPTImageProcessor(np.random.default_rng(0).uniform(-1, 1, (512, 3)), size=32); "
@@ -72,9 +78,13 @@ def main() -> None:
     import subprocess
     import sys
 
-    base, peak = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-    rep.note(f"peak RSS of ours alone (child process): {peak:.0f} MiB, of which the 512 input crops and photos "
-             f"{base:.0f} MiB")
+    base, peak = map(
+        float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    rep.note(
+        f"peak RSS of ours alone (child process): {peak:.0f} MiB, of which the 512 input crops and photos "
+        f"{base:.0f} MiB"
+    )
     rep.save()
 
 

@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,8 +31,11 @@ def banner() -> None:
     try:
         from threadpoolctl import threadpool_info
 
-        blas = [f"{i['internal_api']} {i['version']} ({i['architecture']}, {i['num_threads']} threads)"
-                for i in threadpool_info() if i["user_api"] == "blas"]
+        blas = [
+            f"{i['internal_api']} {i['version']} ({i['architecture']}, {i['num_threads']} threads)"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        ]
         print("numpy BLAS:", ", ".join(blas) or "unknown")
     except ImportError:
         pass
@@ -134,8 +137,9 @@ def main() -> None:
     t_out = best_time(lambda: q.quantize(big, out=out64), repeat=5)
     rows.append(("imagegpt-rs warm, int64 ids, out= preallocated", len(big) / t_out / 1e6, f"{len(big):,} px"))
     t = best_time(lambda: q.quantize(big, dtype=np.uint16), repeat=5)
-    rows.append(("imagegpt-rs warm, uint16 ids: q.quantize(img, dtype=np.uint16)", len(big) / t / 1e6,
-                 f"{len(big):,} px"))
+    rows.append(
+        ("imagegpt-rs warm, uint16 ids: q.quantize(img, dtype=np.uint16)", len(big) / t / 1e6, f"{len(big):,} px")
+    )
     q1 = ColorQuantizer(q.clusters, num_threads=1)
     t = best_time(lambda: q1.quantize(big, out=out64), repeat=3)
     rows.append(("imagegpt-rs warm, int64 ids, out=, 1 thread", len(big) / t / 1e6, f"{len(big):,} px"))
@@ -179,9 +183,11 @@ def main() -> None:
         print("faiss: skipped (not installed)")
 
     assert np.array_equal(ColorQuantizer(clusters).quantize(sub), ref_ids), "ids differ from transformers"
-    rep.note(f"data: {len(px):,} real-photo pixels (scikit-image and scikit-learn sample photos) tiled to "
-             f"{len(big):,}; palette: 512-cluster k-means (float64); ids identical to transformers' "
-             "color_quantize on the NumPy sample")
+    rep.note(
+        f"data: {len(px):,} real-photo pixels (scikit-image and scikit-learn sample photos) tiled to "
+        f"{len(big):,}; palette: 512-cluster k-means (float64); ids identical to transformers' "
+        "color_quantize on the NumPy sample"
+    )
     print()
     base = next(r[1] for r in rows if r[0].startswith("transformers"))
     faiss_rate = next((r[1] for r in rows if r[0].startswith("faiss")), None)
@@ -189,8 +195,16 @@ def main() -> None:
     rep.table(
         f"Color quantization, {q.num_threads} threads unless noted",
         ["method", "Mpixel/s", "vs NumPy formula", "vs faiss", "measured on"],
-        [[name, f"{rate:,.3g}" if rate < 10 else f"{rate:,.0f}", f"{rate / base:,.0f}x",
-          f"{rate / faiss_rate:,.1f}x" if faiss_rate else "", note] for name, rate, note in rows],
+        [
+            [
+                name,
+                f"{rate:,.3g}" if rate < 10 else f"{rate:,.0f}",
+                f"{rate / base:,.0f}x",
+                f"{rate / faiss_rate:,.1f}x" if faiss_rate else "",
+                note,
+            ]
+            for name, rate, note in rows
+        ],
     )
     rep.note(f"default call (new int64 array) / out= call: {t_out / t_new:.2f}x")
 
@@ -200,8 +214,10 @@ def main() -> None:
         t = time.perf_counter()
         qq.build_table()
         builds.append(time.perf_counter() - t)
-    rep.note(f"table build, 512 clusters, {q.num_threads} threads: best {min(builds) * 1e3:.0f} ms "
-             f"(runs: {', '.join(f'{b * 1e3:.0f}' for b in builds)} ms)")
+    rep.note(
+        f"table build, 512 clusters, {q.num_threads} threads: best {min(builds) * 1e3:.0f} ms "
+        f"(runs: {', '.join(f'{b * 1e3:.0f}' for b in builds)} ms)"
+    )
     # Table build against K: palettes of K distinct real-photo colors (k-means centers sit among them).
     uniq = np.unique(px, axis=0)
     rng = np.random.default_rng(1)
@@ -215,9 +231,12 @@ def main() -> None:
         tb = time.perf_counter() - t
         tw = best_time(lambda: qq.quantize(big[:2_000_000], out=out64[:2_000_000]), repeat=3)
         krows.append([f"{k:,}", f"{tb * 1e3:,.0f}", f"{2_000_000 / tw / 1e6:,.0f}"])
-    rep.table(f"Table build against the number of clusters K ({q.num_threads} threads; palettes of K distinct "
-              "real-photo colors, float64); lookups after the build do not depend on K",
-              ["K", "table build ms", "warm int64 Mpixel/s (out=)"], krows)
+    rep.table(
+        f"Table build against the number of clusters K ({q.num_threads} threads; palettes of K distinct "
+        "real-photo colors, float64); lookups after the build do not depend on K",
+        ["K", "table build ms", "warm int64 Mpixel/s (out=)"],
+        krows,
+    )
     small = px[: 32 * 32].reshape(32, 32, 3)
     smalls = []
     for i in range(10, 20):
@@ -225,8 +244,10 @@ def main() -> None:
         t = time.perf_counter()
         ColorQuantizer(c).quantize(small)
         smalls.append(time.perf_counter() - t)
-    rep.note(f"one 32x32 image from cold (new quantizer, new palette): median {np.median(smalls) * 1e3:.2f} ms, "
-             f"max {max(smalls) * 1e3:.2f} ms")
+    rep.note(
+        f"one 32x32 image from cold (new quantizer, new palette): median {np.median(smalls) * 1e3:.2f} ms, "
+        f"max {max(smalls) * 1e3:.2f} ms"
+    )
 
     if args.rss_pixels:
         import tempfile
@@ -235,14 +256,20 @@ def main() -> None:
             cp, pp = os.path.join(d, "c.npy"), os.path.join(d, "p.npy")
             np.save(cp, fresh(clusters, 99))
             np.save(pp, px)
-            res = subprocess.run([sys.executable, "-c", RSS_CHILD, str(args.rss_pixels), cp, pp],
-                                 capture_output=True, text=True, check=True)
+            res = subprocess.run(
+                [sys.executable, "-c", RSS_CHILD, str(args.rss_pixels), cp, pp],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         before, peak, dt = map(float, res.stdout.split())
         n = args.rss_pixels
         io = (n * 3 + n * 8) / 2**20
-        rep.note(f"peak RSS, {n:,} pixels cold (child process): {peak - before:,.0f} MiB above the interpreter's "
-                 f"{before:,.0f} MiB; input {n * 3 / 2**20:,.0f} + int64 output {n * 8 / 2**20:,.0f} + table 32 "
-                 f"= {io + 32:,.0f} MiB; {n / dt / 1e6:.0f} Mpixel/s")
+        rep.note(
+            f"peak RSS, {n:,} pixels cold (child process): {peak - before:,.0f} MiB above the interpreter's "
+            f"{before:,.0f} MiB; input {n * 3 / 2**20:,.0f} + int64 output {n * 8 / 2**20:,.0f} + table 32 "
+            f"= {io + 32:,.0f} MiB; {n / dt / 1e6:.0f} Mpixel/s"
+        )
     print(f"\nself peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     rep.save()
 

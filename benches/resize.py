@@ -133,8 +133,12 @@ def main() -> None:
         one = single[f"{name}|{h}x{w}|{f}"]
         print(f"{name:<20} {f'{h}x{w}':>11} {f:<9} {pil:>10.3f} {ours:>9.3f} {one:>9.3f} {pil / ours:>8.1f}x")
         single_rows.append([name, f"{h}x{w}", f, f"{pil:.3f}", f"{ours:.3f}", f"{one:.3f}", f"{pil / ours:.1f}x"])
-    rep.table("One image (identical bytes)", ["source", "to (h x w)", "filter", "Pillow ms", "ours ms",
-                                             "ours 1 thread ms", "vs Pillow"], single_rows, show=False)
+    rep.table(
+        "One image (identical bytes)",
+        ["source", "to (h x w)", "filter", "Pillow ms", "ours ms", "ours 1 thread ms", "vs Pillow"],
+        single_rows,
+        show=False,
+    )
 
     crops = batch_crops(imgs)
     nb = 2 if args.quick else 5
@@ -155,9 +159,12 @@ def main() -> None:
     ]
     for label, ms in rows:
         print(f"  {label:<34} {ms:>8.1f} ms  {512 / ms * 1e3:>8.0f} images/s  {pil_b / ms:>6.1f}x Pillow")
-    rep.table("Batch: 512 crops 256x256 to 32x32 BILINEAR", ["method", "ms", "images/s", "vs Pillow"],
-              [[label, f"{ms:,.1f}", f"{512 / ms * 1e3:,.0f}", f"{pil_b / ms:.1f}x"] for label, ms in rows],
-              show=False)
+    rep.table(
+        "Batch: 512 crops 256x256 to 32x32 BILINEAR",
+        ["method", "ms", "images/s", "vs Pillow"],
+        [[label, f"{ms:,.1f}", f"{512 / ms * 1e3:,.0f}", f"{pil_b / ms:.1f}x"] for label, ms in rows],
+        show=False,
+    )
     rep.save()
 
 

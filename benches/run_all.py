@@ -104,8 +104,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short smoke run; the README is not written")
     ap.add_argument("--render", action="store_true", help="no runs: rewrite the README from benches/results")
-    ap.add_argument("--only", help="comma-separated benches to run (the README blocks of the others keep "
-                                   "their results from benches/results)")
+    ap.add_argument(
+        "--only",
+        help="comma-separated benches to run (the README blocks of the others keep their results from benches/results)",
+    )
     ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
     args = ap.parse_args()
     names = args.only.split(",") if args.only else BENCHES
@@ -127,7 +129,7 @@ def main() -> None:
 
     results = {}
     for name in BENCHES:
-        for d in ([outdir] if args.quick else [resdir]):
+        for d in [outdir] if args.quick else [resdir]:
             path = os.path.join(d, f"{name}.json")
             if os.path.exists(path):
                 with open(path) as f:

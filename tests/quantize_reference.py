@@ -51,8 +51,6 @@ def reference_ids(colors: np.ndarray, clusters: np.ndarray, chunk: int = 8192) -
     return out
 
 
-
-
 def _cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -68,7 +66,9 @@ def _cpu_flags() -> set[str]:
 _KERNEL_NEEDS = {"SkylakeX": {"avx512f", "avx512vl", "avx512bw", "avx512dq"}, "Haswell": {"avx2", "fma"}}
 
 
-def openblas_reference(coretype: str, mode: str, colors: np.ndarray, clusters: np.ndarray, chunk: int = 8192) -> np.ndarray:
+def openblas_reference(
+    coretype: str, mode: str, colors: np.ndarray, clusters: np.ndarray, chunk: int = 8192
+) -> np.ndarray:
     """The reference computed by NumPy in a subprocess whose OpenBLAS runs the ``coretype`` kernel.
 
     ``mode="ids"``: :func:`reference_ids` with ``chunk``; ``mode="single"``: one call per color (gemv).
@@ -76,7 +76,9 @@ def openblas_reference(coretype: str, mode: str, colors: np.ndarray, clusters: n
     """
     missing = _KERNEL_NEEDS[coretype] - _cpu_flags()
     if missing:
-        pytest.skip(f"the reference needs OpenBLAS's {coretype} kernel, which this CPU cannot run (no {sorted(missing)})")
+        pytest.skip(
+            f"the reference needs OpenBLAS's {coretype} kernel, which this CPU cannot run (no {sorted(missing)})"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         inputs, output = Path(tmp, "in.npz"), Path(tmp, "out.npy")
         np.savez(inputs, colors=colors, clusters=clusters)

@@ -46,7 +46,9 @@ def test_jpeg_simd_answer_comes_from_the_library():
         return
     code = "import imagegpt_rs; print(imagegpt_rs.build_info()['jpeg_simd'])"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JSIMD_")}
-    off = subprocess.run([sys.executable, "-c", code], env={**env, "JSIMD_FORCENONE": "1"}, capture_output=True, text=True, check=True)
+    off = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "JSIMD_FORCENONE": "1"}, capture_output=True, text=True, check=True
+    )
     on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert (off.stdout.strip(), on.stdout.strip()) == ("False", "True")
 

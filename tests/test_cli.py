@@ -88,13 +88,17 @@ def test_missing_input_is_exit_code_1(tmp_path, capsys):
 
 def test_validate_lists_every_processor_problem(tmp_path, capsys):
     bad = tmp_path / "preprocessor_config.json"
-    bad.write_text(json.dumps({
-        "clusters": [[0.0, 0.1, 0.2], [0.3, float("nan"), 0.5]],
-        "size": {"height": 0, "width": 32},
-        "resample": 9,
-        "do_normalize": "yes",
-        "image_processor_type": "ImageGPTImageProcessor",
-    }))
+    bad.write_text(
+        json.dumps(
+            {
+                "clusters": [[0.0, 0.1, 0.2], [0.3, float("nan"), 0.5]],
+                "size": {"height": 0, "width": 32},
+                "resample": 9,
+                "do_normalize": "yes",
+                "image_processor_type": "ImageGPTImageProcessor",
+            }
+        )
+    )
     assert main(["validate", str(bad)]) == 3
     text = capsys.readouterr().out
     for field in ("clusters[1][1]", "size.height", "resample", "do_normalize"):
@@ -110,7 +114,9 @@ def test_validate_lists_every_processor_problem(tmp_path, capsys):
 # --------------------------------------------------------------------------- failures: one line, documented exit code
 def _run_cli(*args, env=None):
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "imagegpt_rs", *args], capture_output=True, text=True, timeout=120, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "imagegpt_rs", *args], capture_output=True, text=True, timeout=120, env=full_env
+    )
 
 
 @pytest.mark.parametrize(
@@ -181,7 +187,10 @@ def test_truncated_manifest_names_the_file(encoded, tmp_path, capsys):
     (encoded / "manifest.json").write_text(text[:100])
     assert main(["preview", str(encoded), "-o", str(tmp_path / "s.png")]) == 1
     assert f"{encoded / 'manifest.json'}: not a valid manifest" in _one_error_line(capsys)
-    assert main(["encode", str(EXAMPLES), "-o", str(encoded), "--size", "8", "--quiet", "--shard-size", "2", "--resume"]) == 1
+    assert (
+        main(["encode", str(EXAMPLES), "-o", str(encoded), "--size", "8", "--quiet", "--shard-size", "2", "--resume"])
+        == 1
+    )
     assert f"{encoded / 'manifest.json'}: not a valid manifest" in _one_error_line(capsys)
 
 
@@ -196,9 +205,21 @@ def test_bad_config_is_one_line_listing_every_problem(tmp_path, capsys):
 @pytest.mark.parametrize(
     "exc, code, expected",
     [
-        (RuntimeError("boom"), 1, "imagegpt-rs encode: internal error: RuntimeError: boom (rerun with IMAGEGPT_RS_DEBUG=1 for the traceback)"),
-        (KeyError("files"), 1, "imagegpt-rs encode: internal error: KeyError: 'files' (rerun with IMAGEGPT_RS_DEBUG=1 for the traceback)"),
-        (MemoryError(), 1, "imagegpt-rs encode: error: out of memory (try a smaller --size, --shard-size or --workers)"),
+        (
+            RuntimeError("boom"),
+            1,
+            "imagegpt-rs encode: internal error: RuntimeError: boom (rerun with IMAGEGPT_RS_DEBUG=1 for the traceback)",
+        ),
+        (
+            KeyError("files"),
+            1,
+            "imagegpt-rs encode: internal error: KeyError: 'files' (rerun with IMAGEGPT_RS_DEBUG=1 for the traceback)",
+        ),
+        (
+            MemoryError(),
+            1,
+            "imagegpt-rs encode: error: out of memory (try a smaller --size, --shard-size or --workers)",
+        ),
         (OverflowError("too big"), 1, "imagegpt-rs encode: error: too big"),
         (KeyboardInterrupt(), 130, "interrupted"),
     ],
@@ -243,8 +264,15 @@ def test_preview_refuses_ids_that_are_not_token_arrays(tmp_path, capsys, ids):
 
 
 def test_missing_config_file_is_not_looked_up_on_the_hub(tmp_path):
-    res = _run_cli("encode", str(EXAMPLES), "-o", str(tmp_path / "o"), "--config", str(tmp_path / "nope.json"),
-                   env={"HF_HUB_OFFLINE": "0"})
+    res = _run_cli(
+        "encode",
+        str(EXAMPLES),
+        "-o",
+        str(tmp_path / "o"),
+        "--config",
+        str(tmp_path / "nope.json"),
+        env={"HF_HUB_OFFLINE": "0"},
+    )
     assert res.returncode == 1
     assert res.stderr.strip() == f"imagegpt-rs encode: error: --config {tmp_path / 'nope.json'}: no such file"
 

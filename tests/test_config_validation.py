@@ -86,7 +86,9 @@ def _check_error(err: ConfigValidationError, field: str, value) -> None:
         assert float(shown) == value
     elif isinstance(value, int):
         # an int for a float-only field is stored as a float first (see configuration.py)
-        assert shown == str(value) or (field in ("layer_norm_epsilon", "initializer_range") and shown == repr(float(value)))
+        assert shown == str(value) or (
+            field in ("layer_norm_epsilon", "initializer_range") and shown == repr(float(value))
+        )
     elif isinstance(value, list):
         assert shown.startswith("[")
 
@@ -152,10 +154,27 @@ def test_each_rule_is_strict_on_demand_and_never_silent(field, value):
 # Fields transformers 5.24's strict ImageGPTConfig types (a value of another type raises there); checked
 # against transformers 5 itself by test_default_errors_are_what_transformers_refuses.
 _TF5_REFUSES_BY_TYPE = {
-    "vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner", "activation_function", "resid_pdrop",
-    "embd_pdrop", "attn_pdrop", "layer_norm_epsilon", "initializer_range", "scale_attn_weights", "use_cache",
-    "tie_word_embeddings", "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention",
-    "bos_token_id", "pad_token_id", "eos_token_id",
+    "vocab_size",
+    "n_positions",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "n_inner",
+    "activation_function",
+    "resid_pdrop",
+    "embd_pdrop",
+    "attn_pdrop",
+    "layer_norm_epsilon",
+    "initializer_range",
+    "scale_attn_weights",
+    "use_cache",
+    "tie_word_embeddings",
+    "scale_attn_by_inverse_layer_idx",
+    "reorder_and_upcast_attn",
+    "add_cross_attention",
+    "bos_token_id",
+    "pad_token_id",
+    "eos_token_id",
 }
 
 TF5_REFUSES = r"""
@@ -178,16 +197,30 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(not os.environ.get("IMAGEGPT_RS_TF5_PYTHON"), reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5")
+@pytest.mark.skipif(
+    not os.environ.get("IMAGEGPT_RS_TF5_PYTHON"), reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5"
+)
 def test_default_errors_are_what_transformers_refuses():
     """Side by side with transformers 5 (strict configs) and 4.57: by default we raise exactly where
     transformers 5 or 4.57 raise, with one documented leniency (an int for layer_norm_epsilon or
     initializer_range, which 4.57 accepts and we store as a float). Everything else is a warning."""
     cases = [(f, v) for f, values in BAD_VALUES.items() for v in values]
-    cases += [("n_embd", 37), ("hidden_size", 0), ("n_head", 5), ("n_head", 10**30), ("n_embd", 2**64),
-              ("layer_norm_epsilon", 1), ("initializer_range", 0), ("dtype", "float16")]
-    out = subprocess.run([os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_REFUSES], input=json.dumps(cases),
-                         capture_output=True, text=True)
+    cases += [
+        ("n_embd", 37),
+        ("hidden_size", 0),
+        ("n_head", 5),
+        ("n_head", 10**30),
+        ("n_embd", 2**64),
+        ("layer_norm_epsilon", 1),
+        ("initializer_range", 0),
+        ("dtype", "float16"),
+    ]
+    out = subprocess.run(
+        [os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_REFUSES],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     tf5 = json.loads(out.stdout.strip().splitlines()[-1])
     for (field, value), (tf5_init, tf5_set) in zip(cases, tf5, strict=True):
@@ -229,8 +262,9 @@ def test_divisibility_and_all_problems_at_once():
     assert got[0].message.errors == exc.value.errors
     assert config.n_embd == 500
     with pytest.raises(ConfigValidationError) as exc:
-        ImageGPTConfig(vocab_size=0, resid_pdrop=2.0, use_cache=1, activation_function="nope", layer_norm_epsilon=0.0,
-                       strict=True)
+        ImageGPTConfig(
+            vocab_size=0, resid_pdrop=2.0, use_cache=1, activation_function="nope", layer_norm_epsilon=0.0, strict=True
+        )
     fields = [e["field"] for e in exc.value.errors]
     assert fields == ["vocab_size", "activation_function", "resid_pdrop", "layer_norm_epsilon", "use_cache"]
     assert "has 5 invalid fields" in str(exc.value)
@@ -415,7 +449,9 @@ def test_check_compatible_with_transformers_processor():
     config = ImageGPTConfig()
     # the real processor's clusters and size dict, as transformers stores them
     check_compatible(config, n_clusters=processor.clusters, image_size=processor.size)
-    check_compatible(config, n_clusters=len(processor.clusters), image_size=(processor.size["height"], processor.size["width"]))
+    check_compatible(
+        config, n_clusters=len(processor.clusters), image_size=(processor.size["height"], processor.size["width"])
+    )
     check_compatible(config.to_transformers(), n_clusters=512, image_size=32)
     default_size = type(processor)(clusters=processor.clusters).size  # transformers' default: 256x256
     with pytest.raises(ConfigValidationError, match="n_positions = 1024") as exc:
@@ -423,7 +459,9 @@ def test_check_compatible_with_transformers_processor():
     h, w = default_size["height"], default_size["width"]
     assert str(h * w) in str(exc.value)
     with pytest.raises(ConfigValidationError) as exc:
-        check_compatible(ImageGPTConfig(vocab_size=512, n_positions=1000), n_clusters=processor.clusters, image_size=processor.size)
+        check_compatible(
+            ImageGPTConfig(vocab_size=512, n_positions=1000), n_clusters=processor.clusters, image_size=processor.size
+        )
     err = exc.value
     assert [e["field"] for e in err.errors] == ["vocab_size", "n_positions"]
     assert err.errors[0]["value"] == "512" and "513" in err.errors[0]["rule"]
@@ -439,8 +477,16 @@ def test_check_compatible_shapes_and_bad_arguments():
         check_compatible(config, image_size=(48, 33))
     with pytest.raises(ConfigValidationError, match="vocab_size"):
         check_compatible(config, n_clusters=511)
-    for bad in (dict(n_clusters=0), dict(n_clusters=True), dict(n_clusters=2.5), dict(image_size=(0, 5)),
-                dict(image_size=(1, 2, 3)), dict(image_size="32"), dict(image_size=2**80), dict(n_clusters=-(2**70))):
+    for bad in (
+        dict(n_clusters=0),
+        dict(n_clusters=True),
+        dict(n_clusters=2.5),
+        dict(image_size=(0, 5)),
+        dict(image_size=(1, 2, 3)),
+        dict(image_size="32"),
+        dict(image_size=2**80),
+        dict(n_clusters=-(2**70)),
+    ):
         with pytest.raises(ConfigValidationError):
             check_compatible(config, **bad)
     with pytest.raises(ConfigValidationError, match="image_size"):
@@ -466,8 +512,12 @@ def test_using_the_config_imports_nothing_heavy(tmp_path):
 
 
 def test_integers_beyond_64_bits_are_reported():
-    for kwargs, field in ((dict(n_head=10**30), "n_head"), (dict(n_embd=2**64, n_head=3), "n_embd"),
-                          (dict(n_embd=10**5000), "n_embd"), (dict(chunk_size_feed_forward=-(10**5000)), "chunk_size_feed_forward")):
+    for kwargs, field in (
+        (dict(n_head=10**30), "n_head"),
+        (dict(n_embd=2**64, n_head=3), "n_embd"),
+        (dict(n_embd=10**5000), "n_embd"),
+        (dict(chunk_size_feed_forward=-(10**5000)), "chunk_size_feed_forward"),
+    ):
         with pytest.warns(ConfigValidationWarning) as got:
             config = ImageGPTConfig(**kwargs)
         assert [e["field"] for e in got[0].message.errors] == [field]
@@ -520,13 +570,20 @@ def test_unreadable_json_names_file_line_and_column(tmp_path, text, where):
 def test_reserved_names_in_a_file_are_config_errors(tmp_path):
     transformers = pytest.importorskip("transformers")
     path = tmp_path / "config.json"
-    for key, value, theirs in (("__class__", 1, TypeError), ("use_return_dict", False, AttributeError),
-                               ("pruned_heads", [1], AttributeError)):
+    for key, value, theirs in (
+        ("__class__", 1, TypeError),
+        ("use_return_dict", False, AttributeError),
+        ("pruned_heads", [1], AttributeError),
+    ):
         path.write_text(json.dumps({key: value}))
         with pytest.raises(theirs):
-            transformers.ImageGPTConfig.from_json_file(path) if key != "pruned_heads" else transformers.ImageGPTConfig.from_pretrained(path)
+            transformers.ImageGPTConfig.from_json_file(
+                path
+            ) if key != "pruned_heads" else transformers.ImageGPTConfig.from_pretrained(path)
         # transformers' from_json_file does not convert pruned_heads (so it does not fail on them)
-        for load in (ImageGPTConfig.from_pretrained,) + ((ImageGPTConfig.from_json_file,) if key != "pruned_heads" else ()):
+        for load in (ImageGPTConfig.from_pretrained,) + (
+            (ImageGPTConfig.from_json_file,) if key != "pruned_heads" else ()
+        ):
             with pytest.raises(ConfigValidationError) as exc:
                 load(path)
             assert key in str(exc.value) and str(path) in str(exc.value)
@@ -534,16 +591,41 @@ def test_reserved_names_in_a_file_are_config_errors(tmp_path):
 
 
 # JSON-like values, hostile ones included: huge ints, non-finite floats, lone surrogates, nesting.
-_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2**63 - 2, max_value=2**70)
-            | st.integers(min_value=-(2**70), max_value=-(2**63) + 2) | st.floats(allow_nan=True, allow_infinity=True)
-            | st.text(alphabet=st.characters(codec=None), max_size=8))
-_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-                       max_leaves=8)
-_keys = st.sampled_from(sorted(_native.validated_config_fields()) + sorted(ALIASES) + [
-    "num_labels", "id2label", "label2id", "dtype", "torch_dtype", "pruned_heads", "output_attentions",
-    "attn_implementation", "name_or_path", "transformers_version", "task_specific_params", "use_return_dict",
-    "__class__", "__dict__", "_name_or_path",
-]) | st.text(max_size=6)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**70)
+    | st.integers(min_value=-(2**70), max_value=-(2**63) + 2)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None), max_size=8)
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+_keys = st.sampled_from(
+    sorted(_native.validated_config_fields())
+    + sorted(ALIASES)
+    + [
+        "num_labels",
+        "id2label",
+        "label2id",
+        "dtype",
+        "torch_dtype",
+        "pruned_heads",
+        "output_attentions",
+        "attn_implementation",
+        "name_or_path",
+        "transformers_version",
+        "task_specific_params",
+        "use_return_dict",
+        "__class__",
+        "__dict__",
+        "_name_or_path",
+    ]
+) | st.text(max_size=6)
 
 
 @settings(max_examples=300, deadline=None)

@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 
-from imagegpt_rs import ConfigValidationError, ImageGPTConfig  # noqa: E402
-from imagegpt_rs import _native  # noqa: E402
+from imagegpt_rs import (  # noqa: E402
+    ConfigValidationError,
+    ImageGPTConfig,
+    _native,  # noqa: E402
+)
 from imagegpt_rs.configuration import TRANSFORMERS_VERSION  # noqa: E402
 
 TConfig = transformers.ImageGPTConfig
@@ -40,7 +43,9 @@ ALIASES = {
 
 def _oracle_json(text: str) -> str:
     """The oracle's JSON with our documented transformers_version (identical when the oracle is 4.57.6)."""
-    return text.replace(f'"transformers_version": "{transformers.__version__}"', f'"transformers_version": "{TRANSFORMERS_VERSION}"')
+    return text.replace(
+        f'"transformers_version": "{transformers.__version__}"', f'"transformers_version": "{TRANSFORMERS_VERSION}"'
+    )
 
 
 def _oracle_dict(d: dict) -> dict:
@@ -88,7 +93,9 @@ def assert_same(ours, theirs) -> None:
 
 finite = dict(allow_nan=False, allow_infinity=False)
 probability = st.floats(0.0, 1.0, **finite) | st.sampled_from([0, 1])
-json_scalar = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(-1e6, 1e6, **finite) | st.text(max_size=8)
+json_scalar = (
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(-1e6, 1e6, **finite) | st.text(max_size=8)
+)
 json_value = st.recursive(
     json_scalar,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1, max_size=5), inner, max_size=3),
@@ -120,9 +127,20 @@ def model_kwargs(draw, with_aliases: bool = True) -> dict:
         maybe(name, probability)
     maybe("layer_norm_epsilon", st.floats(1e-12, 1.0, **finite) | st.just(1))
     maybe("initializer_range", st.floats(0.0, 10.0, **finite) | st.just(0))
-    for name in ("scale_attn_weights", "use_cache", "tie_word_embeddings", "scale_attn_by_inverse_layer_idx",
-                 "reorder_and_upcast_attn", "return_dict", "output_hidden_states", "torchscript",
-                 "is_decoder", "add_cross_attention", "do_sample", "output_scores"):
+    for name in (
+        "scale_attn_weights",
+        "use_cache",
+        "tie_word_embeddings",
+        "scale_attn_by_inverse_layer_idx",
+        "reorder_and_upcast_attn",
+        "return_dict",
+        "output_hidden_states",
+        "torchscript",
+        "is_decoder",
+        "add_cross_attention",
+        "do_sample",
+        "output_scores",
+    ):
         maybe(name, st.booleans())
     maybe("output_attentions", st.booleans())
     labels = draw(st.integers(0, 4))
@@ -136,7 +154,10 @@ def model_kwargs(draw, with_aliases: bool = True) -> dict:
         if how == "both":
             kw["label2id"] = {n: i for i, n in enumerate(names)}
             kw["num_labels"] = labels
-    maybe("problem_type", st.none() | st.sampled_from(["regression", "single_label_classification", "multi_label_classification"]))
+    maybe(
+        "problem_type",
+        st.none() | st.sampled_from(["regression", "single_label_classification", "multi_label_classification"]),
+    )
     maybe("dtype", st.none() | st.sampled_from(["float32", "float16", "bfloat16"]))
     maybe("torch_dtype", st.sampled_from(["float32", "float16"]))
     maybe("architectures", st.none() | st.just(["ImageGPTForCausalImageModeling"]))
@@ -151,7 +172,7 @@ def model_kwargs(draw, with_aliases: bool = True) -> dict:
     extras = draw(st.dictionaries(extra_names, json_value, max_size=3))
     kw.update(extras)
     if with_aliases:
-        for alias, real in ALIASES.items():
+        for alias, _real in ALIASES.items():
             if draw(st.integers(0, 4)) == 0:
                 if alias in ("hidden_size", "num_attention_heads"):
                     continue  # drawn below together to keep n_embd % n_head == 0
@@ -336,9 +357,16 @@ def test_update_from_string_errors_match(text):
 
 
 @SETTINGS
-@given(model_kwargs(), st.dictionaries(st.sampled_from(["n_layer", "num_hidden_layers", "vocab_size", "custom_new",
-                                                         "use_cache", "max_length", "n_inner"]),
-                                        st.integers(1, 100), max_size=4))
+@given(
+    model_kwargs(),
+    st.dictionaries(
+        st.sampled_from(
+            ["n_layer", "num_hidden_layers", "vocab_size", "custom_new", "use_cache", "max_length", "n_inner"]
+        ),
+        st.integers(1, 100),
+        max_size=4,
+    ),
+)
 def test_update(kw, upd):
     ours, theirs = ImageGPTConfig(**theirs_kwargs(kw)), TConfig(**theirs_kwargs(kw))
     upd = {k: (bool(v % 2) if k == "use_cache" else v) for k, v in upd.items()}
@@ -428,9 +456,13 @@ def test_label_maps_and_int_keys():
 
 
 def test_unknown_kwargs_and_generation_keys():
-    kw = dict(custom_thing=[1, 2], max_length=77, num_beams=3, gradient_checkpointing=False, transformers_version="4.0.0")
+    kw = dict(
+        custom_thing=[1, 2], max_length=77, num_beams=3, gradient_checkpointing=False, transformers_version="4.0.0"
+    )
     assert_same(ImageGPTConfig(**kw), TConfig(**kw))
-    gen_keys = [k for k in TConfig().to_dict() if k in ("max_length", "num_beams", "diversity_penalty", "suppress_tokens")]
+    gen_keys = [
+        k for k in TConfig().to_dict() if k in ("max_length", "num_beams", "diversity_penalty", "suppress_tokens")
+    ]
     assert gen_keys and all(k in ImageGPTConfig().to_dict() for k in gen_keys)
 
 
@@ -473,13 +505,22 @@ def test_int_for_float_only_fields_is_stored_as_float(tmp_path):
 def test_written_json_has_strict_types():
     """What we write keeps JSON types a typed loader (transformers 5) expects: ints stay ints, floats floats,
     booleans booleans, label ids as string keys."""
-    data = json.loads(ImageGPTConfig(num_labels=2, layer_norm_epsilon=1, initializer_range=0).to_json_string(use_diff=False))
+    data = json.loads(
+        ImageGPTConfig(num_labels=2, layer_norm_epsilon=1, initializer_range=0).to_json_string(use_diff=False)
+    )
     for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
         assert type(data[name]) is int
     for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "layer_norm_epsilon", "initializer_range"):
         assert type(data[name]) is float
-    for name in ("scale_attn_weights", "use_cache", "tie_word_embeddings", "scale_attn_by_inverse_layer_idx",
-                 "reorder_and_upcast_attn", "return_dict", "output_attentions"):
+    for name in (
+        "scale_attn_weights",
+        "use_cache",
+        "tie_word_embeddings",
+        "scale_attn_by_inverse_layer_idx",
+        "reorder_and_upcast_attn",
+        "return_dict",
+        "output_attentions",
+    ):
         assert type(data[name]) is bool
     assert data["n_inner"] is None
     assert data["id2label"] == {"0": "LABEL_0", "1": "LABEL_1"}
@@ -516,7 +557,7 @@ def test_from_pretrained_hub_id_without_huggingface_hub(monkeypatch, tmp_path):
         ImageGPTConfig.from_pretrained("openai/imagegpt-small")
 
 
-TF5_CHECK = r'''
+TF5_CHECK = r"""
 import json, os, sys, tempfile, transformers
 from imagegpt_rs import ImageGPTConfig
 T = transformers.ImageGPTConfig
@@ -533,10 +574,12 @@ for kw in cases:
         assert ours.to_transformers().to_dict() == fresh.to_dict()
         assert ImageGPTConfig.from_transformers(fresh).to_transformers().to_dict() == fresh.to_dict()
 print("ok", len(cases))
-'''
+"""
 
 
-@pytest.mark.skipif(not os.environ.get("IMAGEGPT_RS_TF5_PYTHON"), reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5")
+@pytest.mark.skipif(
+    not os.environ.get("IMAGEGPT_RS_TF5_PYTHON"), reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5"
+)
 def test_transformers_5_loads_what_we_write(tmp_path):
     """Manual check: IMAGEGPT_RS_TF5_PYTHON=/path/to/venv-with-transformers-5/bin/python (imagegpt_rs importable)."""
     import subprocess
@@ -545,7 +588,12 @@ def test_transformers_5_loads_what_we_write(tmp_path):
         {},
         {"n_embd": 1024, "n_layer": 36},
         {"n_embd": 1536, "n_head": 16, "n_layer": 48, "num_labels": 3, "resid_pdrop": 0},
-        {"layer_norm_epsilon": 1, "initializer_range": 0, "eos_token_id": [1, 2], "architectures": ["ImageGPTForCausalImageModeling"]},
+        {
+            "layer_norm_epsilon": 1,
+            "initializer_range": 0,
+            "eos_token_id": [1, 2],
+            "architectures": ["ImageGPTForCausalImageModeling"],
+        },
         {"problem_type": "regression", "pad_token_id": 0, "output_hidden_states": True, "dtype": "float16"},
     ]
     import imagegpt_rs
@@ -553,8 +601,12 @@ def test_transformers_5_loads_what_we_write(tmp_path):
     # only our package on the path (its site-packages may hold transformers 4.57)
     (tmp_path / "imagegpt_rs").symlink_to(os.path.dirname(imagegpt_rs.__file__))
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    out = subprocess.run([os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_CHECK, json.dumps(cases)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_CHECK, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith(f"ok {len(cases)}")
 
@@ -570,7 +622,9 @@ def test_dtype_as_transformers(kwargs, tmp_path):
     assert_same(ours, theirs)
     ours.save_pretrained(tmp_path / "ours")
     theirs.save_pretrained(tmp_path / "theirs")
-    assert (tmp_path / "ours" / "config.json").read_text() == _oracle_json((tmp_path / "theirs" / "config.json").read_text())
+    assert (tmp_path / "ours" / "config.json").read_text() == _oracle_json(
+        (tmp_path / "theirs" / "config.json").read_text()
+    )
     for folder in ("ours", "theirs"):
         loaded, t_loaded = ImageGPTConfig.from_pretrained(tmp_path / folder), TConfig.from_pretrained(tmp_path / folder)
         assert loaded.dtype == t_loaded.dtype and type(loaded.dtype) is type(t_loaded.dtype)

@@ -36,7 +36,7 @@ def _png(arr):
 def samples(rgb_photos):
     """(key, extension, bytes) of real photos, small enough to keep the tests quick."""
     out = []
-    for k, (name, arr) in enumerate(sorted(rgb_photos.items())):
+    for k, (_name, arr) in enumerate(sorted(rgb_photos.items())):
         arr = np.ascontiguousarray(arr[::2, ::2])
         out.append((f"{k:06d}", "jpg", _jpeg(arr)))
         out.append((f"{k:06d}_png", "png", _png(arr)))
@@ -197,8 +197,11 @@ def hf_parquet(tmp_path, samples):
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "on_disk.png").write_bytes(blobs[4])
     ds = datasets.Dataset.from_dict(
-        {"id": list(range(10, 15)), "caption": [f"photo {i}" for i in range(5)],
-         "image": [{"bytes": b, "path": None} for b in blobs]},
+        {
+            "id": list(range(10, 15)),
+            "caption": [f"photo {i}" for i in range(5)],
+            "image": [{"bytes": b, "path": None} for b in blobs],
+        },
         features=datasets.Features(
             {"id": datasets.Value("int64"), "caption": datasets.Value("string"), "image": datasets.Image()}
         ),
@@ -268,7 +271,13 @@ def test_mixed_inputs_to_every_format_and_back(tmp_path, samples, hf_parquet, ph
     for fmt in ["npy", "parquet", "webdataset"]:
         out = tmp_path / fmt
         manifest = encode_to_directory(
-            inputs, out, processor, fmt=fmt, dtype="int32", shard_size=3, chunk_size=2,
+            inputs,
+            out,
+            processor,
+            fmt=fmt,
+            dtype="int32",
+            shard_size=3,
+            chunk_size=2,
             keep_columns=["id"] if fmt != "npy" else (),
         )
         ids, idx, _ = load_directory(out)
@@ -347,9 +356,24 @@ def test_cli_tar_and_parquet(tmp_path, samples, hf_parquet, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=8)
     processor.save_pretrained(tmp_path / "proc")
     out = tmp_path / "out"
-    code = main(["encode", str(tmp_path / "shards" / "*.tar"), hf_parquet[0], "--image-column", "image",
-                 "--keep-columns", "id,caption", "--format", "parquet", "-o", str(out),
-                 "--config", str(tmp_path / "proc"), "--quiet"])
+    code = main(
+        [
+            "encode",
+            str(tmp_path / "shards" / "*.tar"),
+            hf_parquet[0],
+            "--image-column",
+            "image",
+            "--keep-columns",
+            "id,caption",
+            "--format",
+            "parquet",
+            "-o",
+            str(out),
+            "--config",
+            str(tmp_path / "proc"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     ids, idx, manifest = load_directory(out)
     blobs = [b for _, _, b in samples[:3]] + hf_parquet[1]

@@ -23,6 +23,7 @@ from imagegpt_rs.decoding import DEFAULT_JPEG_DECODER, DEFAULT_MAX_PIXELS, decod
 
 Image = pytest.importorskip("PIL.Image")
 from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
+
 skdata = pytest.importorskip("skimage.data")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
@@ -39,8 +40,6 @@ pytestmark = [
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
 
 
 def encoded(arr_or_im, fmt: str, **kw) -> bytes:
@@ -115,12 +114,12 @@ def make_png(
         return b"".join(rows)
 
     if interlace:
-        raw = b"".join(
-            pack_rows(samples[y0::dy, x0::dx]) for x0, y0, dx, dy in _ADAM7 if samples[y0::dy, x0::dx].size
-        )
+        raw = b"".join(pack_rows(samples[y0::dy, x0::dx]) for x0, y0, dx, dy in _ADAM7 if samples[y0::dy, x0::dx].size)
     else:
         raw = pack_rows(samples)
-    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace)))
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(
+        b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace))
+    )
     if plte is not None:
         out += _chunk(b"PLTE", bytes(plte))
     if trns is not None:
@@ -215,7 +214,12 @@ def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_dep
         trns = bytes([0, 255, 128])
     elif bit_depth == 16:
         spread = lambda v: v * 257 + rng.integers(0, 257, size=v.shape)  # noqa: E731 - full 16-bit range
-        chans = {0: [gray], 2: [rgb[..., 0], rgb[..., 1], rgb[..., 2]], 4: [gray, gray], 6: list(np.moveaxis(rgb, -1, 0)) + [gray]}
+        chans = {
+            0: [gray],
+            2: [rgb[..., 0], rgb[..., 1], rgb[..., 2]],
+            4: [gray, gray],
+            6: list(np.moveaxis(rgb, -1, 0)) + [gray],
+        }
         samples = np.dstack([spread(c) for c in chans[color_type]])
         if color_type == 0:
             samples[::3, :, 0] = gray[::3]  # small values too: Pillow clips I;16 at 255 rather than rescaling
@@ -226,7 +230,14 @@ def test_png_every_bit_depth_and_color_type_identical(photo, color_type, bit_dep
     assert samples.max() <= top
     filters = np.random.default_rng(bit_depth) if filtered else None
     data = make_png(
-        samples, bit_depth, color_type, plte=plte, trns=trns, interlace=interlace, filters=filters, idat_parts=1 + 2 * filtered
+        samples,
+        bit_depth,
+        color_type,
+        plte=plte,
+        trns=trns,
+        interlace=interlace,
+        filters=filters,
+        idat_parts=1 + 2 * filtered,
     )
     ref = pil_rgb(data)
     out = decode_image(data)
@@ -250,7 +261,6 @@ def test_png_real_files_identical():
         np.testing.assert_array_equal(decode_image(path), pil_rgb(path.read_bytes()), err_msg=str(path))
 
 
-
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 @pytest.mark.parametrize("options", [{"compress_level": 1}, {"compress_level": 9}, {"optimize": True}], ids=str)
 def test_png_full_size_photos_identical(photos, mode, options):
@@ -263,6 +273,7 @@ def test_png_full_size_photos_identical(photos, mode, options):
         data = encoded(im, "PNG", **options)
         assert data.count(b"IDAT") > 1
         np.testing.assert_array_equal(decode_image(data), pil_rgb(data), err_msg=f"{name} {mode} {options}")
+
 
 # --------------------------------------------------------------------------------------------
 # JPEG: identical with libjpeg-turbo
@@ -391,7 +402,9 @@ def test_gif_frame_offset_inside_and_beyond_screen(photo):
                 nbits -= 8
         if nbits:
             stream.append(acc & 0xFF)
-        blocks = b"".join(bytes([len(stream[i : i + 255])]) + bytes(stream[i : i + 255]) for i in range(0, len(stream), 255))
+        blocks = b"".join(
+            bytes([len(stream[i : i + 255])]) + bytes(stream[i : i + 255]) for i in range(0, len(stream), 255)
+        )
         return out + b"\x04" + blocks + b"\x00;"
 
     for screen, pos, t in [((50, 40), (7, 9), None), ((50, 40), (7, 9), 3), ((25, 15), (10, 5), None)]:
@@ -537,7 +550,12 @@ def test_zero_size_png(tmp_path):
 def test_decompression_bomb_refused_before_allocating(tmp_path):
     # a header claiming 20000 x 20000 pixels (400 M > 2 * 89,478,485) with almost no data
     ihdr = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 2, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + _chunk(b"IEND", b"")
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\x00" * 100))
+        + _chunk(b"IEND", b"")
+    )
     from PIL import Image as PILImage
 
     with pytest.raises(PILImage.DecompressionBombError):
@@ -565,7 +583,9 @@ def test_truncations_agree_with_pillow(photo, fmt):
     """At every cut point we raise exactly when Pillow raises, and match it when it does not."""
     data = encoded(photo[:64, :80], fmt, **({"progressive": True} if fmt == "JPEG" else {}))
     rng = np.random.default_rng(7)
-    cuts = sorted({*rng.integers(1, len(data), 40).tolist(), 1, 2, 7, 8, 12, 30, len(data) - 1, len(data) - 2, len(data) - 12})
+    cuts = sorted(
+        {*rng.integers(1, len(data), 40).tolist(), 1, 2, 7, 8, 12, 30, len(data) - 1, len(data) - 2, len(data) - 12}
+    )
     for cut in cuts:
         part = data[:cut]
         ref = pil_outcome(part)
@@ -632,7 +652,16 @@ def test_sources_and_lazy_export(photo, tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_pixels": 0}, {"max_pixels": -5}, {"max_pixels": True}, {"max_pixels": 1.5}, {"draft": (0, 5)}, {"draft": (5,)}, {"draft": "ab"}, {"jpeg_decoder": "libpng"}],
+    [
+        {"max_pixels": 0},
+        {"max_pixels": -5},
+        {"max_pixels": True},
+        {"max_pixels": 1.5},
+        {"draft": (0, 5)},
+        {"draft": (5,)},
+        {"draft": "ab"},
+        {"jpeg_decoder": "libpng"},
+    ],
 )
 def test_bad_arguments(photo, kwargs):
     with pytest.raises(InputError):

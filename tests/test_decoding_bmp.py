@@ -20,9 +20,8 @@ from imagegpt_rs.decoding import decode_image
 
 Image = pytest.importorskip("PIL.Image")
 from pillow_reference import pil_outcome, pil_rgb  # noqa: E402
+
 skdata = pytest.importorskip("skimage.data")
-
-
 
 
 def saved(im, fmt: str = "BMP") -> bytes:
@@ -168,7 +167,9 @@ def test_bitfields(photo):
     v555 = (r >> 3) << 10 | (g >> 3) << 5 | (b >> 3)
     for vals, m in ((v565, (0xF800, 0x7E0, 0x1F)), (v555, (0x7C00, 0x3E0, 0x1F))):
         for hs in (40, 56, 124):
-            check(bmp(w, h, 16, rows(vals, 16), compression=3, masks=struct.pack("<III", *m), header_size=hs), f"{m} {hs}")
+            check(
+                bmp(w, h, 16, rows(vals, 16), compression=3, masks=struct.pack("<III", *m), header_size=hs), f"{m} {hs}"
+            )
     check(bmp(w, h, 16, rows(v555, 16)), "BI_RGB 16 bit = 5-5-5")
     # every 16-bit value
     allv = np.arange(65536, dtype=np.uint16).reshape(256, 256)
@@ -197,11 +198,19 @@ def test_bitfields(photo):
         if m == (0, 0, 0, 0):
             data_bytes = x[..., [2, 1, 0, 3]]
         for hs in (40, 108) if m[3] == 0 else (108,):
-            out = check(bmp(w, h, 32, rows(data_bytes, 32), compression=3, masks=struct.pack("<IIII", *m), header_size=hs), f"{m}")
+            out = check(
+                bmp(w, h, 32, rows(data_bytes, 32), compression=3, masks=struct.pack("<IIII", *m), header_size=hs),
+                f"{m}",
+            )
             np.testing.assert_array_equal(out, photo)
-    check(bmp(w, h, 24, rows(photo[..., ::-1], 24), compression=3, masks=struct.pack("<III", 0xFF0000, 0xFF00, 0xFF)), "24")
+    check(
+        bmp(w, h, 24, rows(photo[..., ::-1], 24), compression=3, masks=struct.pack("<III", 0xFF0000, 0xFF00, 0xFF)),
+        "24",
+    )
     for bits, m in ((16, (0xF00, 0xF0, 0xF)), (32, (0xFF, 0xFF00, 0xFF0000, 0)), (24, (0xFF, 0xFF00, 0xFF0000))):
-        data = bmp(w, h, bits, b"\0" * (h * w * 4), compression=3, masks=struct.pack(f"<{len(m)}I", *m), header_size=108)
+        data = bmp(
+            w, h, bits, b"\0" * (h * w * 4), compression=3, masks=struct.pack(f"<{len(m)}I", *m), header_size=108
+        )
         refused(data, "unsupported", "BI_BITFIELDS layout")
 
 
@@ -273,7 +282,11 @@ def test_unsupported_and_corrupt():
 
 def test_truncations_agree_with_pillow(photo):
     for mode in ("RGB", "P", "1"):
-        im = Image.fromarray(photo[:20, :23]).convert(mode) if mode != "P" else Image.fromarray(photo[:20, :23]).quantize(30)
+        im = (
+            Image.fromarray(photo[:20, :23]).convert(mode)
+            if mode != "P"
+            else Image.fromarray(photo[:20, :23]).quantize(30)
+        )
         data = saved(im)
         for cut in range(1, len(data)):
             part = data[:cut]

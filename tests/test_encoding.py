@@ -184,8 +184,18 @@ def bad_files(tmp_path, photo_files):
 def test_skip_keeps_every_good_row_in_place(photo_files, bad_files, photo_palette):
     processor = ImageGPTImageProcessor(photo_palette, size=16)
     good = photo_files[:5]
-    mixed = [good[0], bad_files["truncated.png"], good[1], bad_files["empty.jpg"], good[2],
-             bad_files["text.png"], good[3], bad_files["corrupt.jpg"], good[4], "/no/such/file.png"]
+    mixed = [
+        good[0],
+        bad_files["truncated.png"],
+        good[1],
+        bad_files["empty.jpg"],
+        good[2],
+        bad_files["text.png"],
+        good[3],
+        bad_files["corrupt.jpg"],
+        good[4],
+        "/no/such/file.png",
+    ]
     result = encode_files(mixed, processor, on_error="skip", chunk_size=3)
     np.testing.assert_array_equal(result.indices, [0, 2, 4, 6, 8])
     np.testing.assert_array_equal(result.ids, encode_files(good, processor).ids)
@@ -554,9 +564,14 @@ def test_non_utf8_file_names_in_manifest_and_parquet(tmp_path, rgb_photos):
     assert [os.fsencode(p) for p in sources] == [raw, src + b"/plain.png"]
     assert manifest["shards"][0]["failures"] == []
     table = pq.read_table(out / "shard-00000.parquet")
-    assert table.column("path").to_pylist() == [os.fsdecode(src) + "/caf\\xe9-\\xff.png", os.fsdecode(src) + "/plain.png"]
+    assert table.column("path").to_pylist() == [
+        os.fsdecode(src) + "/caf\\xe9-\\xff.png",
+        os.fsdecode(src) + "/plain.png",
+    ]
     ids, idx, _ = load_directory(out)
     np.testing.assert_array_equal(idx, [0, 1])
     theirs = transformers.ImageGPTImageProcessor(processor.clusters, size=8)
-    expected = theirs([PIL_Image.open(os.fsdecode(p)).convert("RGB") for p in (raw, src + b"/plain.png")], return_tensors="np")
+    expected = theirs(
+        [PIL_Image.open(os.fsdecode(p)).convert("RGB") for p in (raw, src + b"/plain.png")], return_tensors="np"
+    )
     np.testing.assert_array_equal(ids.astype(np.int64), expected["input_ids"])

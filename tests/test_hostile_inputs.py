@@ -17,16 +17,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from imagegpt_rs import ColorQuantizer, ImageDecodeError, ImageGPTError, ImageGPTImageProcessor, decode_image, fit_palette
+from imagegpt_rs import (
+    ColorQuantizer,
+    ImageDecodeError,
+    ImageGPTError,
+    ImageGPTImageProcessor,
+    decode_image,
+    fit_palette,
+)
 from imagegpt_rs.encoding import encode_files
-from imagegpt_rs.palettes import default_palette
 from imagegpt_rs.resampling import Resampling, resize
 
 PIL_Image = pytest.importorskip("PIL.Image")
 transformers = pytest.importorskip("transformers")
 
 ALLOWED = (ImageGPTError, ValueError, TypeError, OSError)
-HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+HYPOTHESIS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 CLUSTERS = np.random.default_rng(7).uniform(-1, 1, (37, 3))
 QUANTIZER = ColorQuantizer(CLUSTERS)
@@ -41,8 +49,20 @@ def reference_ids(pixels_u8: np.ndarray, clusters: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- hostile arrays
-DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float16, np.float32,
-          np.float64, np.bool_, np.complex64]
+DTYPES = [
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
+    np.bool_,
+    np.complex64,
+]
 
 
 @st.composite
@@ -116,7 +136,9 @@ def test_decode_hostile_id_arrays(arr):
 
 
 @HYPOTHESIS
-@given(arr=hostile_arrays(max_dims=4), resample=st.sampled_from(list(Resampling)), h=st.integers(1, 6), w=st.integers(1, 6))
+@given(
+    arr=hostile_arrays(max_dims=4), resample=st.sampled_from(list(Resampling)), h=st.integers(1, 6), w=st.integers(1, 6)
+)
 def test_resize_hostile_arrays(arr, resample, h, w):
     try:
         out = resize(arr, (h, w), resample)
@@ -150,7 +172,9 @@ def test_processor_hostile_image_in_a_list(arr, position):
         return
     assert ids.shape == (3, 9)
     theirs = transformers.ImageGPTImageProcessor(CLUSTERS, size=3)
-    np.testing.assert_array_equal(ids[[i for i in range(3) if i != position]], theirs([good, good], return_tensors="np")["input_ids"])
+    np.testing.assert_array_equal(
+        ids[[i for i in range(3) if i != position]], theirs([good, good], return_tensors="np")["input_ids"]
+    )
 
 
 # --------------------------------------------------------------------------- huge arrays, in a subprocess
@@ -166,14 +190,14 @@ def _run_isolated(code: str, timeout: float = 120, memory: int = 3 << 30) -> sub
         "from imagegpt_rs.palettes import default_palette\n"
     )
     body = (
-        "try:\n"
-        + textwrap.indent(textwrap.dedent(code), "    ")
-        + "\n    print('OK')\n"
+        "try:\n" + textwrap.indent(textwrap.dedent(code), "    ") + "\n    print('OK')\n"
         "except (ImageGPTError, ValueError, TypeError, OSError, MemoryError) as err:\n"
         "    print('RAISED', type(err).__name__, str(err).replace(chr(10), ' '))\n"
     )
     env = {**os.environ, "RUST_BACKTRACE": "0"}
-    return subprocess.run([sys.executable, "-c", prelude + body], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + body], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 HUGE = "np.broadcast_to(np.zeros(3, np.uint8), (100000, 100000, 3))"  # 30 GB as a zero-stride view
@@ -194,9 +218,18 @@ HUGE_STRIDED = "np.lib.stride_tricks.as_strided(np.zeros(3, np.uint8), (1 << 40,
         "ImageGPTImageProcessor(size=(1 << 16, 1 << 16))(np.zeros((4, 4, 3), np.uint8))",
         "ColorQuantizer(np.broadcast_to(np.zeros(3), (1 << 30, 3)))",
     ],
-    ids=["quantize-30GB-view", "quantize-as_strided-2^60", "decode-2^40-ids", "resize-30GB-view",
-         "resize-as_strided", "resize-to-2^40-pixels", "processor-30GB-view", "processor-list-30GB-view",
-         "processor-size-2^32", "quantizer-2^30-clusters"],
+    ids=[
+        "quantize-30GB-view",
+        "quantize-as_strided-2^60",
+        "decode-2^40-ids",
+        "resize-30GB-view",
+        "resize-as_strided",
+        "resize-to-2^40-pixels",
+        "processor-30GB-view",
+        "processor-list-30GB-view",
+        "processor-size-2^32",
+        "quantizer-2^30-clusters",
+    ],
 )
 def test_huge_arrays_raise_instead_of_crashing(code):
     """Views far larger than memory: a clean exception (MemoryError included: these ask for outputs or
@@ -223,7 +256,10 @@ def file_zoo(tmp_path_factory, rgb_photos):
     os.symlink(d / "loop_a.png", d / "loop_b.png")
     os.symlink(d / "loop_b.png", d / "loop_a.png")
     os.symlink(d / "nowhere.png", d / "dangling.png")
-    bad = [str(d / n) for n in ("empty.png", "text.jpg", "truncated.png", "subdir.png", "loop_a.png", "dangling.png", "missing.png")]
+    bad = [
+        str(d / n)
+        for n in ("empty.png", "text.jpg", "truncated.png", "subdir.png", "loop_a.png", "dangling.png", "missing.png")
+    ]
     return good, bad
 
 
@@ -253,7 +289,9 @@ def test_encode_files_hostile_lists(file_zoo, data):
         assert first_bad in str(info.value)
 
 
-@pytest.mark.parametrize("kind", ["empty.png", "text.jpg", "truncated.png", "subdir.png", "loop_a.png", "dangling.png", "missing.png"])
+@pytest.mark.parametrize(
+    "kind", ["empty.png", "text.jpg", "truncated.png", "subdir.png", "loop_a.png", "dangling.png", "missing.png"]
+)
 def test_decode_image_hostile_files(file_zoo, kind):
     _, bad = file_zoo
     path = next(p for p in bad if p.endswith(kind))

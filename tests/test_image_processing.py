@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import logging
 
 import numpy as np
@@ -212,7 +210,7 @@ def test_from_dict_kwargs_and_unused(photo_palette):
 def test_malformed_json_names_file_line_and_column(tmp_path):
     bad = tmp_path / "preprocessor_config.json"
     bad.write_text('{\n  "size": 32,\n  "do_resize": tru\n}\n')
-    with pytest.raises(ValueError, match=r"preprocessor_config.json: invalid JSON at line 3, column"):
+    with pytest.raises(ValueError, match=r"preprocessor_config.json is not valid JSON: line 3, column"):
         ImageGPTImageProcessor.from_pretrained(tmp_path)
 
 
@@ -230,7 +228,6 @@ def test_default_palette_is_a_uniform_grid_and_round_trips(rgb_photos):
     img = p.decode(ids)
     assert img.shape == (1, 32, 32, 3) and img.dtype == np.uint8
     np.testing.assert_array_equal(_ids(p, img[0], do_resize=False), ids)
-
 
 
 def test_torch_inputs_and_outputs(rgb_photos, photo_palette):

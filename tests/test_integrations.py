@@ -68,9 +68,12 @@ def test_dask_local_cluster_writes_shards_from_workers(tmp_path, small_files, ph
     from imagegpt_rs.integrations.dask import encode_with_dask
 
     processor = ImageGPTImageProcessor(photo_palette, size=16)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         manifest = encode_with_dask(small_files, tmp_path / "out", processor, partition_size=3)
     assert manifest["complete"] and len(manifest["shards"]) == -(-len(small_files) // 3)
     ids, idx, _ = load_directory(tmp_path / "out")

@@ -179,9 +179,11 @@ def test_from_model_config(model_config, task):
 
 
 def test_values_override(model_config):
-    assert ours.ImageGPTOnnxConfig(model_config).values_override == TheirImageGPTOnnxConfig(
-        model_config
-    ).values_override == {"use_cache": False}
+    assert (
+        ours.ImageGPTOnnxConfig(model_config).values_override
+        == TheirImageGPTOnnxConfig(model_config).values_override
+        == {"use_cache": False}
+    )
     bare = types.SimpleNamespace(n_embd=16)
     assert ours.ImageGPTOnnxConfig(bare).values_override is None
     assert TheirImageGPTOnnxConfig(bare).values_override is None

@@ -7,7 +7,6 @@ model. The PyTorch export tests need torch: they skip without it; run them with
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -118,8 +117,13 @@ def test_validate_shape_mismatch(tmp_path):
     config = _config()
     with pytest.raises(ValueError, match=r"shape.*\(3, 64, 3\) \(reference\) and \(3, 64, 4\) \(ONNX\)"):
         ours.validate_model_outputs(
-            config, _processor(), NumpyModel(EMBEDDING[:, :3]), _embedding_model(tmp_path), ["last_hidden_state"],
-            1e-5, seed=0,
+            config,
+            _processor(),
+            NumpyModel(EMBEDDING[:, :3]),
+            _embedding_model(tmp_path),
+            ["last_hidden_state"],
+            1e-5,
+            seed=0,
         )
 
 
@@ -143,8 +147,13 @@ def test_validate_flattens_nested_outputs(tmp_path):
 def test_validate_rejects_tokenizer_and_preprocessor(tmp_path):
     with pytest.raises(ValueError, match="both a tokenizer and a preprocessor"):
         ours.validate_model_outputs(
-            _config(), _processor(), NumpyModel(EMBEDDING), _embedding_model(tmp_path), ["last_hidden_state"],
-            1e-5, tokenizer=object(),
+            _config(),
+            _processor(),
+            NumpyModel(EMBEDDING),
+            _embedding_model(tmp_path),
+            ["last_hidden_state"],
+            1e-5,
+            tokenizer=object(),
         )
 
 

@@ -18,25 +18,17 @@ HEAVY = ["transformers", "torch", "onnx", "onnxruntime", "PIL", "datasets", "das
 
 
 def _run(code: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
 
 
 def test_import_keeps_heavy_dependencies_out():
-    out = _run(
-        "import sys, json, imagegpt_rs\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
-    )
+    out = _run(f"import sys, json, imagegpt_rs\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     assert json.loads(out) == []
 
 
 def test_import_is_fast():
     # Best of several fresh interpreters, measured inside the child to exclude interpreter start-up.
-    code = (
-        "import time; t = time.perf_counter(); import imagegpt_rs; "
-        "print(time.perf_counter() - t)"
-    )
+    code = "import time; t = time.perf_counter(); import imagegpt_rs; print(time.perf_counter() - t)"
     best = min(float(_run(code)) for _ in range(3))
     assert best < 0.1, f"import imagegpt_rs took {best * 1000:.1f} ms"
 
@@ -92,4 +84,3 @@ def test_stub_matches_native_module():
 
 def test_py_typed_ships():
     assert pathlib.Path(imagegpt_rs.__file__).with_name("py.typed").exists()
-

@@ -290,9 +290,9 @@ def test_saved_directory_loads_in_transformers(rgb_photos, tmp_path):
     # transformers' processor quantizes with the palette: ids are nearest clusters of its pixels.
     img = rgb_photos["coffee"]
     ids = proc(img, return_tensors="np")["input_ids"][0]
-    pv = transformers.ImageGPTImageProcessor(clusters=fit.clusters, size={"height": 24, "width": 20}, do_color_quantize=False)(
-        img, return_tensors="np"
-    )["pixel_values"][0]
+    pv = transformers.ImageGPTImageProcessor(
+        clusters=fit.clusters, size={"height": 24, "width": 20}, do_color_quantize=False
+    )(img, return_tensors="np")["pixel_values"][0]
     x = pv.transpose(1, 2, 0).reshape(-1, 3).astype(np.float64)
     d = ((x[:, None] - fit.clusters[None]) ** 2).sum(-1)
     assert (d[np.arange(len(ids)), ids] <= d.min(1) + 1e-9).all()
@@ -388,7 +388,9 @@ def test_bad_inputs_raise():
     with pytest.raises(FileNotFoundError):
         fit_palette("/no/such/dir/anywhere", 2)
     with pytest.raises(PaletteError, match=r"init must have shape \(3, 3\)"):
-        fit_palette(np.zeros((4, 4, 3), np.uint8) + np.arange(16, dtype=np.uint8).reshape(4, 4, 1), 3, init=np.zeros((2, 3)))
+        fit_palette(
+            np.zeros((4, 4, 3), np.uint8) + np.arange(16, dtype=np.uint8).reshape(4, 4, 1), 3, init=np.zeros((2, 3))
+        )
     bad = np.zeros((3, 3))
     bad[1, 2] = np.nan
     with pytest.raises(PaletteError, match=r"init\[1, 2\] is nan"):
@@ -421,7 +423,21 @@ def test_cli_fit_palette_then_encode_and_preview(rgb_photos, tmp_path, capsys):
     for n in ("astronaut", "coffee", "chelsea"):
         Image.fromarray(rgb_photos[n]).save(src / f"{n}.png")
     out = tmp_path / "palette"
-    rc = main(["fit-palette", str(src), "--clusters", "24", "--out", str(out), "--size", "12x10", "--max-pixels", "300", "--quiet"])
+    rc = main(
+        [
+            "fit-palette",
+            str(src),
+            "--clusters",
+            "24",
+            "--out",
+            str(out),
+            "--size",
+            "12x10",
+            "--max-pixels",
+            "300",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "fitted 24 clusters on 300 pixels" in text

@@ -101,8 +101,10 @@ def adversarial_palettes() -> dict[str, np.ndarray]:
         "one_cluster": np.array([[0.1, -0.2, 0.3]]),
         "outside_unit_cube": np.concatenate([rng.uniform(-3, 3, (56, 3)), rng.uniform(-40, 40, (8, 3))]),
         "coarse_grid_ties": np.stack(np.meshgrid(*[np.linspace(-1, 1, 8)] * 3, indexing="ij"), -1).reshape(-1, 3),
-        "overflowing": np.array([[1e308, 1e308, 1e308], [0.5, 0.5, 0.5], [-1e308, 0.0, 0.0], [1e200, 0, 0]]
-                                + [[v, -v, v / 2] for v in np.linspace(-1, 1, 12)]),
+        "overflowing": np.array(
+            [[1e308, 1e308, 1e308], [0.5, 0.5, 0.5], [-1e308, 0.0, 0.0], [1e200, 0, 0]]
+            + [[v, -v, v / 2] for v in np.linspace(-1, 1, 12)]
+        ),
     }
 
 
@@ -110,8 +112,10 @@ def assert_ids_equal(got: np.ndarray, want: np.ndarray, colors: np.ndarray, what
     bad = np.flatnonzero(got != want)
     if len(bad):
         i = bad[0]
-        pytest.fail(f"{what}: {len(bad)} of {len(want)} colors differ; first: color {tuple(colors[i])} "
-                    f"got id {got[i]}, reference {want[i]}")
+        pytest.fail(
+            f"{what}: {len(bad)} of {len(want)} colors differ; first: color {tuple(colors[i])} "
+            f"got id {got[i]}, reference {want[i]}"
+        )
 
 
 def check_palette(clusters: np.ndarray, colors: np.ndarray, what: str) -> None:
@@ -277,8 +281,9 @@ def test_uint8_and_normalized_paths_agree(kmeans512, photos):
         x[0, 0, 0] = np.nextafter(x[0, 0, 0], np.float32(2))
         flat = x.reshape(-1, 3)
         with np.errstate(over="ignore"):
-            want = np.concatenate([reference_color_quantize(flat[s : s + 8192], clusters)
-                                   for s in range(0, len(flat), 8192)])
+            want = np.concatenate(
+                [reference_color_quantize(flat[s : s + 8192], clusters) for s in range(0, len(flat), 8192)]
+            )
         np.testing.assert_array_equal(q.quantize_normalized(x).ravel(), want)
 
 
@@ -336,8 +341,10 @@ def test_dtypes_out_and_strides(kmeans512, photos):
     np.testing.assert_array_equal(q.quantize(img[..., ::-1][..., ::-1]), want)
     np.testing.assert_array_equal(q.quantize(img.transpose(1, 0, 2)), want.T)
     # lists and empty arrays
-    np.testing.assert_array_equal(q.quantize([[0, 0, 0], [255, 255, 255]]),
-                                  reference_ids(np.array([[0, 0, 0], [255, 255, 255]], np.uint8), kmeans512))
+    np.testing.assert_array_equal(
+        q.quantize([[0, 0, 0], [255, 255, 255]]),
+        reference_ids(np.array([[0, 0, 0], [255, 255, 255]], np.uint8), kmeans512),
+    )
     assert q.quantize(np.zeros((0, 5, 3), np.uint8)).shape == (0, 5)
 
 

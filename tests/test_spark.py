@@ -38,7 +38,7 @@ def spark():
 
 def test_spark_binary_column_equals_pil_then_transformers(spark, rgb_photos, photo_palette):
     blobs = []
-    for name, arr in sorted(rgb_photos.items()):
+    for _name, arr in sorted(rgb_photos.items()):
         b = io.BytesIO()
         PIL_Image.fromarray(np.ascontiguousarray(arr[::2, ::2])).save(b, "JPEG" if len(blobs) % 2 else "PNG")
         blobs.append(b.getvalue())

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
     reason="set IMAGEGPT_RS_TF5_PYTHON to a python with transformers 5, torch and torchvision (.ci/run does)",
 )
 
-TF5_RUN = r'''
+TF5_RUN = r"""
 import json, sys
 import numpy as np
 import transformers
@@ -39,7 +39,7 @@ for backend in ("pil", None):
     ids = [np.asarray(processor(p, return_tensors="np")["input_ids"]).reshape(-1) for p in photos]
     result[backend or "default"] = {"class": type(processor).__name__, "ids": [i.tolist() for i in ids]}
 json.dump(result, open(out_file, "w"))
-'''
+"""
 
 
 @pytest.mark.parametrize("size", [32, 48])
@@ -51,9 +51,17 @@ def test_transformers_5_processors_run_our_saved_config(tmp_path, rgb_photos, ph
     photos = list(rgb_photos.values())
     np.savez(tmp_path / "photos.npz", *photos)
     out = subprocess.run(
-        [os.environ["IMAGEGPT_RS_TF5_PYTHON"], "-c", TF5_RUN, str(tmp_path / "processor"), str(tmp_path / "photos.npz"),
-         str(tmp_path / "out.json")],
-        capture_output=True, text=True, timeout=900,
+        [
+            os.environ["IMAGEGPT_RS_TF5_PYTHON"],
+            "-c",
+            TF5_RUN,
+            str(tmp_path / "processor"),
+            str(tmp_path / "photos.npz"),
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     theirs = json.loads((tmp_path / "out.json").read_text())

@@ -41,7 +41,7 @@ PACKAGE = "transformers_common_tests"
 
 # transformers 4.57's tests/utils/test_configuration_utils.py (not in the source distribution): the values
 # ConfigTester.check_config_arguments_init passes to a config and expects back.
-CONFIG_COMMON_KWARGS_SOURCE = '''
+CONFIG_COMMON_KWARGS_SOURCE = """
 config_common_kwargs = {
     "return_dict": False,
     "output_hidden_states": True,
@@ -65,7 +65,7 @@ config_common_kwargs = {
     "task_specific_params": {"translation": "some_params"},
     "problem_type": "regression",
 }
-'''
+"""
 
 
 def _cache_root() -> pathlib.Path:
@@ -92,8 +92,19 @@ def _fetch_common_tests() -> pathlib.Path:
         root.mkdir(parents=True, exist_ok=True)
         package = root / PACKAGE
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
-               f"transformers=={version}", "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"transformers=={version}",
+            "-d",
+            tmp,
+        ]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired as e:
@@ -132,15 +143,18 @@ except Exception as e:  # no network, no pip, a changed archive: reported below
     _FETCH_ERROR = e
 
 if _FETCH_ERROR is not None and os.environ.get(OFFLINE_ENV):
-    pytest.skip(f"transformers' common tests are unavailable ({_FETCH_ERROR}) and {OFFLINE_ENV} is set",
-                allow_module_level=True)
+    pytest.skip(
+        f"transformers' common tests are unavailable ({_FETCH_ERROR}) and {OFFLINE_ENV} is set", allow_module_level=True
+    )
 
 
 def test_transformers_common_tests_are_available():
     """Fails (does not skip) when the common tests cannot be fetched, unless IMAGEGPT_RS_ALLOW_OFFLINE is set."""
     if _FETCH_ERROR is not None:
-        pytest.fail(f"could not get transformers' common tests: {_FETCH_ERROR!r}; set {OFFLINE_ENV}=1 to skip "
-                    "this module offline")
+        pytest.fail(
+            f"could not get transformers' common tests: {_FETCH_ERROR!r}; set {OFFLINE_ENV}=1 to skip "
+            "this module offline"
+        )
     for module in (_config_common, _image_common):
         assert pathlib.Path(module.__file__).name in COMMON_FILES
 
@@ -149,16 +163,36 @@ def test_transformers_common_tests_are_available():
 def test_without_network_this_module_fails_unless_offline_is_allowed(tmp_path, allow_offline):
     """A fresh cache and a pip that finds nothing: the availability test fails, or the module is skipped
     with the reason when IMAGEGPT_RS_ALLOW_OFFLINE is set."""
-    env = dict(os.environ, IMAGEGPT_RS_TEST_CACHE=str(tmp_path / "cache"), PIP_NO_INDEX="1",
-               PIP_FIND_LINKS=str(tmp_path))
+    env = dict(
+        os.environ, IMAGEGPT_RS_TEST_CACHE=str(tmp_path / "cache"), PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp_path)
+    )
     env.pop(OFFLINE_ENV, None)
     if allow_offline:
         env[OFFLINE_ENV] = "1"
     root = pathlib.Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
-                           "-q", "-rs", "-p", "no:cacheprovider", __file__, "-k", "test_transformers_common_tests_are_available"],
-                          capture_output=True, text=True, env=env,
-                          cwd=pathlib.Path(__file__).parent, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            str(root / "pyproject.toml"),
+            "--rootdir",
+            str(root),
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "test_transformers_common_tests_are_available",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=pathlib.Path(__file__).parent,
+        timeout=600,
+    )
     if allow_offline:
         assert done.returncode in (0, 5), done.stdout[-3000:]  # 5: the skipped module left nothing to run
         assert "1 skipped" in done.stdout and OFFLINE_ENV in done.stdout
@@ -168,9 +202,10 @@ def test_without_network_this_module_fails_unless_offline_is_allowed(tmp_path, a
 
 
 if _FETCH_ERROR is None:
-    import imagegpt_rs
     from transformers.testing_utils import check_json_file_has_correct_format, require_torch, require_vision
-    from transformers.utils import is_torch_available, is_torchvision_available
+    from transformers.utils import is_torchvision_available
+
+    import imagegpt_rs
 
     ConfigTester = _config_common.ConfigTester
     ImageProcessingTestMixin = _image_common.ImageProcessingTestMixin
@@ -202,7 +237,9 @@ if _FETCH_ERROR is None:
             import inspect
 
             source = inspect.getsource(ConfigTester.run_common_tests)
-            called = [line.strip()[len("self."):-2] for line in source.splitlines() if line.strip().startswith("self.")]
+            called = [
+                line.strip()[len("self.") : -2] for line in source.splitlines() if line.strip().startswith("self.")
+            ]
             self.assertEqual(tuple(called), CONFIG_STEPS)
 
         def test_config(self):  # transformers' ImageGPTModelTest.test_config
@@ -229,8 +266,18 @@ if _FETCH_ERROR is None:
     class ImageGPTImageProcessingTester:
         """transformers' ImageGPTImageProcessingTester (tests/models/imagegpt), same parameters."""
 
-        def __init__(self, parent, batch_size=7, num_channels=3, image_size=18, min_resolution=30,
-                     max_resolution=400, do_resize=True, size=None, do_normalize=True):
+        def __init__(
+            self,
+            parent,
+            batch_size=7,
+            num_channels=3,
+            image_size=18,
+            min_resolution=30,
+            max_resolution=400,
+            do_resize=True,
+            size=None,
+            do_normalize=True,
+        ):
             self.parent = parent
             self.batch_size = batch_size
             self.num_channels = num_channels
@@ -342,9 +389,8 @@ if _FETCH_ERROR is None:
             pass
 
         def _check_call(self, **prepare):
-            from PIL import Image
-
             import torch
+            from PIL import Image
 
             kind = torch.Tensor if prepare.get("torchify") else np.ndarray if prepare.get("numpify") else Image.Image
             for image_processing_class in self.image_processor_list:
@@ -375,7 +421,9 @@ if _FETCH_ERROR is None:
             # transformers' override compares input_ids (atol 1) on a COCO photo fetched over HTTP; a local
             # photo of the repository's examples here
             if self.image_processing_class is None or self.fast_image_processing_class is None:
-                self.skipTest(reason="Skipping slow/fast equivalence test as one of the image processors is not defined")
+                self.skipTest(
+                    reason="Skipping slow/fast equivalence test as one of the image processors is not defined"
+                )
             from PIL import Image
 
             path = next((pathlib.Path(__file__).parent.parent / "examples" / "images").iterdir())
@@ -386,7 +434,9 @@ if _FETCH_ERROR is None:
 
         def test_slow_fast_equivalence_batched(self):
             if self.image_processing_class is None or self.fast_image_processing_class is None:
-                self.skipTest(reason="Skipping slow/fast equivalence test as one of the image processors is not defined")
+                self.skipTest(
+                    reason="Skipping slow/fast equivalence test as one of the image processors is not defined"
+                )
             images = self.image_processor_tester.prepare_image_inputs(equal_resolution=False, torchify=True)
             slow = self.image_processing_class(**self.image_processor_dict)(images, return_tensors="pt")
             fast = self.fast_image_processing_class(**self.image_processor_dict)(images, return_tensors="pt")

@@ -50,12 +50,12 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .batch_feature import BatchFeature
     from .configuration import ImageGPTConfig, check_compatible
+    from .decoding import decode_image
     from .image_processing import ImageGPTImageProcessor
     from .palette_fitting import PaletteFit, fit_palette
     from .palettes import default_palette
-    from .resampling import Resampling
     from .quantization import ColorQuantizer
-    from .decoding import decode_image
+    from .resampling import Resampling
 
 
 def __getattr__(name: str) -> Any:

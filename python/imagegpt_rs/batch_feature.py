@@ -20,9 +20,7 @@ def _to_torch(value: Any) -> Any:
     try:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "return_tensors='pt' needs PyTorch: pip install 'imagegpt-rs[torch]'"
-        ) from err
+        raise ImportError("return_tensors='pt' needs PyTorch: pip install 'imagegpt-rs[torch]'") from err
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
         value = np.array(value)
     if isinstance(value, np.ndarray):
@@ -59,7 +57,7 @@ class BatchFeature(UserDict):
         if "data" in state:
             self.data = state["data"]
 
-    def convert_to_tensors(self, tensor_type: Any = None) -> "BatchFeature":
+    def convert_to_tensors(self, tensor_type: Any = None) -> BatchFeature:
         """Converts every value to ``tensor_type`` ("np" or "pt"; None leaves them as they are)."""
         if tensor_type is None:
             return self
@@ -69,9 +67,7 @@ class BatchFeature(UserDict):
         elif name == "pt":
             convert = _to_torch
         else:
-            raise ValueError(
-                f"return_tensors={tensor_type!r} is not supported: use None, 'np' or 'pt'"
-            )
+            raise ValueError(f"return_tensors={tensor_type!r} is not supported: use None, 'np' or 'pt'")
         for key, value in self.items():
             try:
                 self.data[key] = convert(value)
@@ -82,7 +78,7 @@ class BatchFeature(UserDict):
                 ) from err
         return self
 
-    def to(self, *args: Any, **kwargs: Any) -> "BatchFeature":
+    def to(self, *args: Any, **kwargs: Any) -> BatchFeature:
         """Moves torch tensors (``return_tensors="pt"``) to a device/dtype, like transformers."""
         for key, value in self.items():
             if hasattr(value, "to") and callable(value.to):

@@ -9,13 +9,13 @@ not be encoded (``--on-error skip``; the manifest lists them) or a config has pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import struct
 import sys
 import time
 import zlib
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,26 +128,46 @@ def _parser() -> argparse.ArgumentParser:
         "writing shards and a manifest.json to OUT. A killed run can be finished with --resume.",
     )
     e.add_argument(
-        "inputs", nargs="+",
+        "inputs",
+        nargs="+",
         help="image files, directories (searched recursively), globs, @list.txt, WebDataset .tar shards, .parquet files",
     )
     e.add_argument("-o", "--out", required=True, help="output directory")
-    e.add_argument("--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette")
-    e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
-    e.add_argument("--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)")
-    e.add_argument("--on-error", choices=["raise", "skip"], default="raise", help="stop at the first bad file, or skip and report bad files")
-    e.add_argument("--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards")
     e.add_argument(
-        "--format", choices=["npy", "parquet", "webdataset"], default="npy",
+        "--config", help="a preprocessor_config.json (or its directory); default: built-in 512-color palette"
+    )
+    e.add_argument("--size", type=_size, help="target size N or HxW (default: the config's, or 32)")
+    e.add_argument(
+        "--workers", type=_WORKERS, default=None, help=f"worker threads, 1..{MAX_WORKERS} (default: all cores)"
+    )
+    e.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="stop at the first bad file, or skip and report bad files",
+    )
+    e.add_argument(
+        "--resume", action="store_true", help="finish an interrupted run in OUT without redoing complete shards"
+    )
+    e.add_argument(
+        "--format",
+        choices=["npy", "parquet", "webdataset"],
+        default="npy",
         help="shard format: npy, parquet (needs pyarrow) or webdataset (tar shards of KEY.input_ids.npy + KEY.json)",
     )
-    e.add_argument("--image-column", help="the image column of .parquet inputs (default: the first Image struct or binary column)")
     e.add_argument(
-        "--keep-columns", type=lambda t: [c for c in t.split(",") if c], default=[],
+        "--image-column", help="the image column of .parquet inputs (default: the first Image struct or binary column)"
+    )
+    e.add_argument(
+        "--keep-columns",
+        type=lambda t: [c for c in t.split(",") if c],
+        default=[],
         help="comma-separated columns of .parquet inputs to carry into parquet/webdataset output (e.g. id,caption)",
     )
     e.add_argument("--dtype", choices=["uint16", "int32", "int64"], default="uint16", help="token dtype in the shards")
-    e.add_argument("--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)")
+    e.add_argument(
+        "--shard-size", type=_int_range(1, 1 << 24, "shard-size"), default=4096, help="images per shard (default 4096)"
+    )
     e.add_argument(
         "--draft",
         action="store_true",
@@ -167,7 +187,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--out", default="preview.png", help="PNG file to write (default preview.png)")
     v.add_argument("--config", help="preprocessor_config.json for a .npy input (default: built-in palette)")
     v.add_argument("--size", type=_size, help="image size HxW for a .npy input (default: square)")
-    v.add_argument("--max-images", type=_int_range(1, 4096, "max-images"), default=64, help="at most this many images, 1..4096 (default 64)")
+    v.add_argument(
+        "--max-images",
+        type=_int_range(1, 4096, "max-images"),
+        default=64,
+        help="at most this many images, 1..4096 (default 64)",
+    )
     v.add_argument("--columns", type=_int_range(1, 4096, "columns"), default=8, help="images per row (default 8)")
     v.add_argument("--scale", type=_int_range(1, 64, "scale"), default=4, help="pixel magnification, 1..64 (default 4)")
 
@@ -186,50 +211,115 @@ def _parser() -> argparse.ArgumentParser:
         "ready for `imagegpt-rs encode --config OUT` and transformers' from_pretrained.",
     )
     f.add_argument("inputs", nargs="+", help="image files, directories (searched recursively), globs, or @list.txt")
-    f.add_argument("--clusters", type=_int_range(1, 65535, "clusters"), default=512, help="palette size (default 512; vocab_size = clusters + 1)")
+    f.add_argument(
+        "--clusters",
+        type=_int_range(1, 65535, "clusters"),
+        default=512,
+        help="palette size (default 512; vocab_size = clusters + 1)",
+    )
     f.add_argument("-o", "--out", required=True, help="output directory")
-    f.add_argument("--size", type=_size, help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)")
-    f.add_argument("--max-pixels", type=_int_range(1, None, "max-pixels"), help="at most this many pixels in total (uniform sample)")
-    f.add_argument("--max-pixels-per-image", type=_int_range(1, None, "max-pixels-per-image"), help="at most this many pixels per image")
-    f.add_argument("--max-iter", type=_int_range(1, 1_000_000, "max-iter"), default=100, help="maximum k-means iterations (default 100)")
+    f.add_argument(
+        "--size",
+        type=_size,
+        help="resize images to N or HxW before taking pixels, and save that size (default: full-size pixels, saved size 32x32)",
+    )
+    f.add_argument(
+        "--max-pixels",
+        type=_int_range(1, None, "max-pixels"),
+        help="at most this many pixels in total (uniform sample)",
+    )
+    f.add_argument(
+        "--max-pixels-per-image",
+        type=_int_range(1, None, "max-pixels-per-image"),
+        help="at most this many pixels per image",
+    )
+    f.add_argument(
+        "--max-iter",
+        type=_int_range(1, 1_000_000, "max-iter"),
+        default=100,
+        help="maximum k-means iterations (default 100)",
+    )
     f.add_argument("--tol", type=_tolerance, default=1e-4, help="relative tolerance on center shift (default 1e-4)")
-    f.add_argument("--seed", type=_int_range(0, (1 << 64) - 1, "seed"), default=0, help="seed of sampling and initialization (default 0)")
+    f.add_argument(
+        "--seed",
+        type=_int_range(0, (1 << 64) - 1, "seed"),
+        default=0,
+        help="seed of sampling and initialization (default 0)",
+    )
     f.add_argument("--workers", type=_WORKERS, default=None, help=f"threads, 1..{MAX_WORKERS} (default: all cores)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
 
 class _Progress:
-    """A one-line bar with images/s and ETA on a terminal; a log line every few seconds otherwise."""
+    """The one progress display of every command: a one-line bar on a terminal (a new line per
+    stage), a log line every few seconds otherwise. ``encoded`` is encode's callback, ``fit``
+    fit-palette's (images read, then initial centers, then iterations)."""
+
+    _LABELS = {"images": "reading images", "init": "choosing initial centers", "iteration": "k-means iterations"}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.t0 = time.monotonic()
         self.last = 0.0
+        self.stage = ""
+        self.open_line = False
 
-    def __call__(self, done: int, total: int, failed: int) -> None:
-        if not self.enabled:
-            return
+    def _show(self, stage: str, done: int, total: int, bar_text: Callable[[str], str], log_text: str) -> None:
         now = time.monotonic()
-        if not self.tty and now - self.last < 5 and done < total:
+        new_stage = stage != self.stage
+        if new_stage:
+            self.close()
+        self.stage = stage
+        if not self.tty and not new_stage and now - self.last < 5 and done < total:
             return
         self.last = now
-        elapsed = max(now - self.t0, 1e-9)
+        if self.tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            sys.stderr.write("\r" + bar_text("#" * filled + "-" * (width - filled)))
+            self.open_line = True
+        else:
+            sys.stderr.write(log_text + "\n")
+        sys.stderr.flush()
+
+    def encoded(self, done: int, total: int, failed: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.t0, 1e-9)
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f}s" if eta != float("inf") else "?"
         fail = f", {failed} failed" if failed else ""
-        if self.tty:
-            width = 30
-            filled = int(width * done / max(total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r[{bar}] {done}/{total} {rate:,.0f} img/s ETA {eta_text}{fail}   ")
-            if done >= total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(f"encoded {done}/{total} images, {rate:,.0f} img/s, ETA {eta_text}{fail}\n")
-        sys.stderr.flush()
+        self._show(
+            "encode",
+            done,
+            total,
+            lambda bar: f"[{bar}] {done}/{total} {rate:,.0f} img/s ETA {eta_text}{fail}   ",
+            f"encoded {done}/{total} images, {rate:,.0f} img/s, ETA {eta_text}{fail}",
+        )
+        if done >= total:
+            self.close()
+
+    def fit(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        label = self._LABELS.get(stage, stage)
+        elapsed = time.monotonic() - self.t0
+        self._show(
+            stage,
+            done,
+            total,
+            lambda bar: f"{label:26} [{bar}] {done}/{total} {elapsed:,.1f}s   ",
+            f"{label}: {done}/{total} ({elapsed:,.1f}s)",
+        )
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self.open_line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.open_line = False
 
 
 def _load_processor(config: str | None, size: tuple[int, int] | None) -> Any:
@@ -259,7 +349,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         resume=args.resume,
         num_threads=args.workers,
         draft=args.draft,
-        progress=_Progress(not args.quiet),
+        progress=_Progress(not args.quiet).encoded,
         image_column=args.image_column,
         keep_columns=args.keep_columns,
     )
@@ -301,7 +391,7 @@ def contact_sheet(images: np.ndarray, columns: int = 8, scale: int = 4, gap: int
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from .encoding import MANIFEST_NAME, load_directory
+    from .encoding import load_directory
     from .image_processing import ImageGPTImageProcessor
 
     if os.path.isdir(args.tokens):
@@ -340,7 +430,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for item in args.files:
         files = (
-            [os.path.join(item, n) for n in ("config.json", "preprocessor_config.json") if os.path.exists(os.path.join(item, n))]
+            [
+                os.path.join(item, n)
+                for n in ("config.json", "preprocessor_config.json")
+                if os.path.exists(os.path.join(item, n))
+            ]
             if os.path.isdir(item)
             else [item]
         )
@@ -362,10 +456,11 @@ def _indent(text: str) -> str:
 
 
 def _validate_file(path: str) -> str:
+    from ._io import read_json_file
     from .configuration import ImageGPTConfig
-    from .image_processing import ImageGPTImageProcessor, _read_json
+    from .image_processing import ImageGPTImageProcessor
 
-    data = _read_json(path)
+    data = read_json_file(path)
     if "clusters" in data or data.get("image_processor_type") or os.path.basename(path) == "preprocessor_config.json":
         from .errors import ConfigValidationError
         from .image_processing import processor_config_violations
@@ -380,55 +475,15 @@ def _validate_file(path: str) -> str:
     return f"model config, vocab_size {config.vocab_size}, n_positions {config.n_positions}"
 
 
-class _FitProgress:
-    """Progress of fit-palette: images read, then initial centers, then iterations."""
-
-    _LABELS = {"images": "reading images", "init": "choosing initial centers", "iteration": "k-means iterations"}
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.stage = ""
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        new_stage = stage != self.stage
-        if new_stage and self.tty and self.stage:
-            sys.stderr.write("\n")
-        self.stage = stage
-        if not self.tty and not new_stage and now - self.last < 5 and done < total:
-            return
-        self.last = now
-        label = self._LABELS.get(stage, stage)
-        elapsed = now - self.t0
-        if self.tty:
-            width = 30
-            filled = int(width * done / max(total, 1))
-            bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r{label:26} [{bar}] {done}/{total} {elapsed:,.1f}s   ")
-        else:
-            sys.stderr.write(f"{label}: {done}/{total} ({elapsed:,.1f}s)\n")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty and self.stage:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def _cmd_fit_palette(args: argparse.Namespace) -> int:
-    from .encoding import expand_inputs
+    from ._io import expand_inputs
     from .palette_fitting import fit_palette
 
     paths = expand_inputs(args.inputs)
     if not paths:
         print("imagegpt-rs fit-palette: error: no image files found", file=sys.stderr)
         return EXIT_ERROR
-    progress = _FitProgress(not args.quiet)
+    progress = _Progress(not args.quiet)
     try:
         fit = fit_palette(
             paths,
@@ -440,7 +495,7 @@ def _cmd_fit_palette(args: argparse.Namespace) -> int:
             tol=args.tol,
             seed=args.seed,
             num_threads=args.workers,
-            progress=progress,
+            progress=progress.fit,
         )
     finally:
         progress.close()

@@ -60,7 +60,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from . import _native
-from .errors import ConfigValidationError, ConfigValidationWarning
+from ._io import hub_download, import_hub, read_json_file
+from .errors import ConfigFileError, ConfigValidationError, ConfigValidationWarning
 
 __all__ = [
     "ImageGPTConfig",
@@ -116,87 +117,6 @@ _ASSEMBLING: contextvars.ContextVar[bool] = contextvars.ContextVar("imagegpt_rs_
 _C = TypeVar("_C", bound="PretrainedConfigBase")
 
 _torch_dtype_warned = False
-
-
-class ConfigFileError(ConfigValidationError, OSError):
-    """A configuration file that cannot be read as a JSON object; the message names the file (and line/column).
-
-    It is a :class:`~imagegpt_rs.errors.ConfigValidationError` (so a ``ValueError``, like the
-    ``json.JSONDecodeError`` of ``transformers``' ``from_json_file``) and an ``OSError`` (like the error of
-    ``transformers``' ``from_pretrained``). ``path``, ``lineno`` and ``colno`` are set when known.
-    """
-
-    def __init__(
-        self, message: str, path: str, lineno: int | None = None, colno: int | None = None, rule: str = ""
-    ) -> None:
-        super().__init__(message, [{"field": "(file)", "value": path, "rule": rule or message}])
-        self.path = path
-        self.lineno = lineno
-        self.colno = colno
-
-
-def _read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Reads a JSON object from ``path``; a malformed file raises :class:`ConfigFileError` naming it."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as reader:
-            text = reader.read()
-    except UnicodeDecodeError as e:
-        raise ConfigFileError(
-            f"{path} is not valid UTF-8 (byte {e.start}: {e.reason})", path, rule=f"byte {e.start}: {e.reason}"
-        ) from e
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        rule = f"line {e.lineno}, column {e.colno}: {e.msg}"
-        raise ConfigFileError(f"{path} is not valid JSON: {rule}", path, e.lineno, e.colno, rule) from e
-    except RecursionError as e:
-        lineno, colno, depth = _deepest_nesting(text)
-        rule = f"line {lineno}, column {colno}: arrays/objects nested {depth} deep, more than Python's JSON reader allows"
-        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
-    except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
-        m = re.search(r"-?\d{%d,}" % (_int_digit_limit() + 1), text)
-        lineno, colno = _line_col(text, m.start()) if m else (None, None)
-        where = f"line {lineno}, column {colno}: " if m else ""
-        rule = f"{where}{e}"
-        raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
-    if not isinstance(data, dict):
-        rule = f"the top level must be a JSON object, got {type(data).__name__}"
-        raise ConfigFileError(f"{path}: {rule}", path, 1, 1, rule)
-    return data
-
-
-def _int_digit_limit() -> int:
-    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
-    return limit or 4300
-
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    lineno = text.count("\n", 0, pos) + 1
-    return lineno, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-def _deepest_nesting(text: str) -> tuple[int, int, int]:
-    """Line, column and depth of the deepest ``[``/``{`` (outside strings) in JSON text."""
-    depth = best = best_pos = 0
-    in_string = escaped = False
-    for pos, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > best:
-                best, best_pos = depth, pos
-        elif ch in "]}":
-            depth -= 1
-    return (*_line_col(text, best_pos), best)
 
 
 class PretrainedConfigBase:
@@ -645,7 +565,7 @@ class PretrainedConfigBase:
 
         ``strict=True`` (beyond transformers) raises for every rule the config breaks, not only for what
         transformers also refuses."""
-        config_dict = _read_json_file(json_file)
+        config_dict = read_json_file(json_file)
         token = _ASSEMBLING.set(True)
         try:
             try:
@@ -683,9 +603,11 @@ class PretrainedConfigBase:
         elif os.path.isdir(name):
             resolved = os.path.join(name, subfolder, configuration_file)
             if not os.path.isfile(resolved):
-                raise OSError(f"{name} does not appear to have a file named {os.path.join(subfolder, configuration_file)}.")
+                raise OSError(
+                    f"{name} does not appear to have a file named {os.path.join(subfolder, configuration_file)}."
+                )
         else:
-            resolved = _hub_download(
+            resolved = hub_download(
                 name,
                 configuration_file,
                 subfolder=subfolder,
@@ -697,7 +619,7 @@ class PretrainedConfigBase:
             )
             m = re.search(r"snapshots[/\\]([0-9a-f]{40})(?:[/\\]|$)", resolved)
             commit_hash = m.group(1) if m else commit_hash
-        config_dict = _read_json_file(resolved)
+        config_dict = read_json_file(resolved)
         config_dict["_commit_hash"] = commit_hash
         return config_dict, kwargs
 
@@ -771,7 +693,7 @@ class PretrainedConfigBase:
         self.to_json_file(output_config_file, use_diff=True)
         logger.info("Configuration saved in %s", output_config_file)
         if push_to_hub:
-            hub = _import_hub("push a config to the hub")
+            hub = import_hub("push a config to the hub")
             repo_id = kwargs.pop("repo_id", save_directory.split(os.path.sep)[-1])
             api = hub.HfApi(token=kwargs.get("token"))
             repo_id = api.create_repo(repo_id, private=kwargs.get("private"), exist_ok=True).repo_id
@@ -858,9 +780,7 @@ def _assign(obj: Any, key: str, value: Any) -> None:
     except ConfigValidationError:
         raise
     except ValueError as e:  # a setter refusing the value as transformers does: keep its message
-        raise ConfigValidationError(
-            str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]
-        ) from e
+        raise ConfigValidationError(str(e), [{"field": str(key), "value": _short_repr(value), "rule": str(e)}]) from e
     except (TypeError, AttributeError, OverflowError, KeyError) as e:
         # still the exception type transformers raises (AttributeError for a read-only property, TypeError
         # for `__class__`), and a ConfigValidationError naming the field
@@ -896,29 +816,6 @@ def _warn_torch_dtype() -> None:
     if not _torch_dtype_warned:
         _torch_dtype_warned = True
         logger.warning("`torch_dtype` is deprecated! Use `dtype` instead!")
-
-
-def _import_hub(what: str) -> Any:
-    try:
-        import huggingface_hub
-    except ImportError as e:
-        raise OSError(
-            f"To {what}, install huggingface_hub (`pip install huggingface_hub`, or the `transformers` extra of "
-            "imagegpt-rs); otherwise pass a local directory or a path to a config.json file."
-        ) from e
-    return huggingface_hub
-
-
-def _hub_download(repo_id: str, filename: str, **options: Any) -> str:
-    hub = _import_hub(f"load '{repo_id}' (neither a local directory nor a file, so taken as a hub id)")
-    subfolder = options.pop("subfolder", "") or None
-    try:
-        return str(hub.hf_hub_download(repo_id, filename, subfolder=subfolder, **options))
-    except Exception as e:  # the hub raises many kinds (network, auth, missing repo or file, bad id)
-        raise OSError(
-            f"Can't load the configuration of '{repo_id}': it is neither a local directory nor a file, and "
-            f"downloading {filename} from the Hugging Face hub failed: {type(e).__name__}: {e}"
-        ) from e
 
 
 class ImageGPTConfig(PretrainedConfigBase):
@@ -1121,7 +1018,9 @@ class ImageGPTConfig(PretrainedConfigBase):
         return cls.from_dict(config.to_dict())
 
 
-def _check(owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True) -> None:
+def _check(
+    owner: str, fields: dict[str, Any], source: str | None, strict: bool, stacklevel: int, warn: bool = True
+) -> None:
     """The validation policy: every problem raises with ``strict``; otherwise only the problems transformers
     also refuses raise (wrong types, which transformers 5's strict configs reject) and the rest are warned about
     with one :class:`ConfigValidationWarning`."""

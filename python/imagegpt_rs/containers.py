@@ -22,7 +22,8 @@ import dataclasses
 import os
 import tarfile
 import zlib
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def wds_key(member: str) -> str:
 
 
 def _is_image_member(name: str) -> bool:
-    from .encoding import IMAGE_SUFFIXES
+    from ._io import IMAGE_SUFFIXES
 
     return name.lower().endswith(IMAGE_SUFFIXES)
 
@@ -68,7 +69,9 @@ class _Files:
     def labels(self) -> list[str]:
         return list(self.paths)
 
-    def encode(self, job: Any, a: int, b: int) -> tuple[np.ndarray, list[int], list[tuple[int, str, str]], dict[str, Any]]:
+    def encode(
+        self, job: Any, a: int, b: int
+    ) -> tuple[np.ndarray, list[int], list[tuple[int, str, str]], dict[str, Any]]:
         ids, ok, errors = job.run_paths(self.paths[a:b])
         return ids, ok, [(i, self.paths[a + i], r) for i, r in errors], {"key": [self.paths[a + i] for i in ok]}
 
@@ -229,7 +232,9 @@ class _Parquet:
         self.column = _image_column(schema, image_column, path)
         missing = [c for c in keep_columns if c not in schema.names]
         if missing:
-            raise ValueError(f"{path}: no column {', '.join(map(repr, missing))} to keep (columns: {', '.join(schema.names)})")
+            raise ValueError(
+                f"{path}: no column {', '.join(map(repr, missing))} to keep (columns: {', '.join(schema.names)})"
+            )
         self.keep = list(keep_columns)
         meta = self.file.metadata
         self.n = meta.num_rows
@@ -348,10 +353,12 @@ class SourceList:
             out.extend(g.labels())
         return out
 
-    def encode(self, job: Any, start: int, stop: int, on_error: str) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
+    def encode(
+        self, job: Any, start: int, stop: int, on_error: str
+    ) -> tuple[np.ndarray, np.ndarray, list[Any], dict[str, Any]]:
         """Encodes items start..stop: (ids of the good items, their global indices, failures,
         per-good-row extra columns ``key`` and the kept columns)."""
-        from .encoding import EncodeFailure
+        from ._jobs import EncodeFailure
         from .errors import ImageDecodeError
 
         ids_parts, idx_parts, failures = [], [], []
@@ -433,7 +440,7 @@ def expand_sources(
     """Files, directories, globs and ``@list.txt`` as :func:`~imagegpt_rs.encoding.expand_inputs`, where
     ``.tar`` shards and ``.parquet`` files (given directly or matched by a glob) are containers whose
     images are the items. Directories contribute their image files only."""
-    from .encoding import expand_inputs
+    from ._io import expand_inputs
 
     groups: list[Any] = []
     loose: list[str] = []
@@ -502,13 +509,14 @@ def encode_sources(
 ) -> ContainerResult:
     """Like :func:`~imagegpt_rs.encoding.encode_files` for tar shards, Parquet files, image files and
     directories mixed: every image item in order. Errors name the shard and member (or file and row)."""
-    from .encoding import _check_on_error, _job, _processor
+    from ._jobs import check_on_error, file_job
+    from .image_processing import as_image_processor
 
-    _check_on_error(on_error)
+    check_on_error(on_error)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
-    job = _job(_processor(processor), dtype, num_threads, max_pixels, draft)
+    job = file_job(as_image_processor(processor), dtype, num_threads, max_pixels, draft)
     ids, idx, failures, extras = [], [], [], []
     for c in range(0, len(sources), chunk_size):
         i, x, f, extra = sources.encode(job, c, min(c + chunk_size, len(sources)), on_error)

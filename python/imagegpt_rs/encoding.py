@@ -9,20 +9,34 @@ stops a run between chunks (each takes well under a second).
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import os
 import re
 import stat
 import sys
-import tempfile
-import time
 import zlib
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .errors import ImageDecodeError, ManifestError
+from ._io import (
+    IMAGE_SUFFIXES,  # noqa: F401  (kept where it was: encoding.IMAGE_SUFFIXES)
+    expand_inputs,
+)
+from ._io import atomic_write as _atomic_write  # module global: the crash tests patch it here
+from ._jobs import (
+    DTYPES,
+    EncodeFailure,
+    EncodeResult,
+    check_on_error,
+    encode_blobs,
+    encode_paths,
+    file_job,
+    positive_int,
+)
+from .errors import ManifestError
+from .image_processing import as_image_processor
 
 __all__ = [
     "EncodeFailure",
@@ -41,101 +55,6 @@ FORMATS = ("npy", "parquet", "webdataset")
 MANIFEST_NAME = "manifest.json"
 # 2: shards record "sizes" and "crc32" per file (version 1 manifests, without them, still load and resume).
 MANIFEST_VERSION = 2
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-_DTYPES = {"uint16": np.uint16, "int32": np.int32, "int64": np.int64}
-
-
-@dataclasses.dataclass(frozen=True)
-class EncodeFailure:
-    """An input that could not be encoded: its position in the inputs, its path and why."""
-
-    index: int
-    path: str
-    reason: str
-
-
-@dataclasses.dataclass
-class EncodeResult:
-    """``ids[k]`` are the tokens of input ``indices[k]`` (good inputs only, in input order)."""
-
-    ids: np.ndarray
-    indices: np.ndarray
-    failures: list[EncodeFailure]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def _processor(processor: Any) -> Any:
-    from .image_processing import ImageGPTImageProcessor
-
-    if processor is None:
-        return ImageGPTImageProcessor(size=32)
-    if isinstance(processor, (str, os.PathLike)):
-        return ImageGPTImageProcessor.from_pretrained(processor)
-    if not isinstance(processor, ImageGPTImageProcessor):
-        if hasattr(processor, "to_dict"):
-            return ImageGPTImageProcessor.from_dict(processor.to_dict())
-        raise TypeError(f"processor must be an ImageGPTImageProcessor or a path, got {type(processor).__name__}")
-    return processor
-
-
-def _job(processor: Any, dtype: Any, num_threads: int | None, max_pixels: int | None, draft: bool) -> Any:
-    """The native encode job (quantizer, size, filter, Pillow compatibility, dtype) of a processor."""
-    from . import _native
-    from .image_processing import _check_size, get_size_dict
-    from .resampling import _compat_version
-
-    if not processor.do_resize:
-        raise ValueError("encoding files needs do_resize=True (every image must come out at the same size)")
-    if not (processor.do_normalize and processor.do_color_quantize):
-        raise ValueError("encoding files needs do_normalize=True and do_color_quantize=True")
-    h, w = _check_size(get_size_dict(processor.size))
-    compat = _compat_version(getattr(processor, "_igr_pillow_compat", None))
-    name = np.dtype(dtype).name
-    if name not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name}")
-    from .quantization import check_num_threads
-
-    if num_threads is None:
-        num_threads = getattr(processor, "_igr_num_threads", None)
-    num_threads = check_num_threads(num_threads)
-    if max_pixels is not None and max_pixels is not False:
-        max_pixels = _positive_int("max_pixels", max_pixels, (1 << 63) - 1)
-    return _native.EncodeJob(
-        processor.quantizer._native,
-        h,
-        w,
-        int(processor.resample),
-        compat,
-        name,
-        num_threads,
-        max_pixels,
-        bool(draft),
-    )
-
-
-def _positive_int(name: str, value: Any, high: int = (1 << 63) - 1) -> int:
-    """An integer argument in 1..high, or a TypeError / ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if not 1 <= int(value) <= high:
-        raise ValueError(f"{name} must be in 1..{high}, got {int(value)}")
-    return int(value)
-
-
-def _check_on_error(on_error: str) -> None:
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-
-
-def _run(job: Any, items: Sequence[Any], offset: int, names: Sequence[str], on_error: str, kind: str) -> tuple[np.ndarray, np.ndarray, list[EncodeFailure]]:
-    ids, ok, errors = job.run_paths(list(items)) if kind == "paths" else job.run_bytes(list(items))
-    failures = [EncodeFailure(offset + i, names[i], reason) for i, reason in errors]
-    if failures and on_error == "raise":
-        f = failures[0]
-        raise ImageDecodeError(f"{f.path}: {f.reason}")
-    return ids, np.asarray(ok, dtype=np.int64) + offset, failures
 
 
 def encode_files(
@@ -163,10 +82,16 @@ def encode_files(
         max_pixels: decompression-bomb guard (default: Pillow's limit, 2 x 89,478,485 pixels).
         draft: JPEG DCT-domain downscaling while decoding (faster, not bit-exact; see README).
     """
-    _check_on_error(on_error)
-    names = [os.fspath(p) for p in paths]
-    job = _job(_processor(processor), dtype, num_threads, max_pixels, draft)
-    return _collect(job, names, names, on_error, chunk_size, "paths")
+    return encode_paths(
+        paths,
+        as_image_processor(processor),
+        dtype=dtype,
+        on_error=on_error,
+        num_threads=num_threads,
+        chunk_size=chunk_size,
+        max_pixels=max_pixels,
+        draft=draft,
+    )
 
 
 def encode_bytes(
@@ -182,122 +107,20 @@ def encode_bytes(
     draft: bool = False,
 ) -> EncodeResult:
     """Like :func:`encode_files` for encoded images held in memory (``names`` label errors)."""
-    _check_on_error(on_error)
-    labels = list(names) if names is not None else [f"<bytes {i}>" for i in range(len(blobs))]
-    job = _job(_processor(processor), dtype, num_threads, max_pixels, draft)
-    return _collect(job, list(blobs), labels, on_error, chunk_size, "bytes")
-
-
-def _collect(job: Any, items: list[Any], names: list[str], on_error: str, chunk_size: int, kind: str) -> EncodeResult:
-    chunk_size = _positive_int("chunk_size", chunk_size)
-    all_ids, all_idx, failures = [], [], []
-    for start in range(0, len(items), chunk_size):
-        ids, idx, fails = _run(job, items[start : start + chunk_size], start, names[start : start + chunk_size], on_error, kind)
-        all_ids.append(ids)
-        all_idx.append(idx)
-        failures.extend(fails)
-    if all_ids:
-        ids = np.concatenate(all_ids)
-        idx = np.concatenate(all_idx)
-    else:
-        ids = np.zeros((0, job.sequence_length), dtype=job.dtype)
-        idx = np.zeros(0, dtype=np.int64)
-    return EncodeResult(ids, idx, failures)
-
-
-def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Files, directories (searched recursively for image files), globs, or ``@list.txt`` (one path a
-    line) -> a sorted-per-input list of file paths. Missing inputs raise FileNotFoundError."""
-    out: list[str] = []
-    for raw in inputs:
-        item = os.fspath(raw)
-        if item.startswith("@"):
-            with open(item[1:], encoding="utf-8") as f:
-                out.extend(line.strip() for line in f if line.strip() and not line.startswith("#"))
-        elif os.path.isdir(item):
-            found = []
-            for root, _dirs, files in os.walk(item):
-                found.extend(os.path.join(root, n) for n in files if n.lower().endswith(IMAGE_SUFFIXES))
-            out.extend(sorted(found))
-        elif os.path.isfile(item):
-            out.append(item)
-        elif glob.has_magic(item):
-            matches = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
-            if not matches:
-                raise FileNotFoundError(f"no file matches {item!r}")
-            out.extend(matches)
-        else:
-            raise FileNotFoundError(f"no such file or directory: {item!r}")
-    return out
+    return encode_blobs(
+        blobs,
+        as_image_processor(processor),
+        names=names,
+        dtype=dtype,
+        on_error=on_error,
+        num_threads=num_threads,
+        chunk_size=chunk_size,
+        max_pixels=max_pixels,
+        draft=draft,
+    )
 
 
 # --------------------------------------------------------------------------- sharded writer
-class _Checksummed:
-    """A write-only file wrapper that counts the bytes and CRC-32s them on the way to the file."""
-
-    def __init__(self, f: Any) -> None:
-        self._f = f
-        self.size = 0
-        self.crc = 0
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self.crc = zlib.crc32(view, self.crc)
-        self.size += view.nbytes
-        return self._f.write(view)
-
-    def flush(self) -> None:
-        self._f.flush()
-
-    def tell(self) -> int:
-        return self.size
-
-    @property
-    def closed(self) -> bool:
-        return self._f.closed
-
-
-def _fsync_dir(directory: str) -> None:
-    """Makes a rename in ``directory`` durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> tuple[int, int] | None:
-    """Writes ``path`` through a temporary file, fsyncs it, renames it and fsyncs the directory.
-    In binary mode returns (size in bytes, CRC-32) of what was written."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    stats = None
-    try:
-        with os.fdopen(fd, mode) as f:
-            if "b" in mode:
-                sink = _Checksummed(f)
-                write(sink)
-                stats = (sink.size, sink.crc)
-            else:
-                write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
-    return stats
-
-
 # Temporary files of _atomic_write (tempfile's 8 random characters between the prefix and the name).
 _STALE_TMP = re.compile(r"^\.tmp-[a-z0-9_]{8}(manifest\.json|shard-\d+(\.index)?\.(npy|parquet|tar))$")
 
@@ -315,7 +138,7 @@ def _remove_stale_temporaries(out: str) -> list[str]:
     return removed
 
 
-def _write_shard(
+def write_shard_files(
     out_dir: str,
     shard: int,
     fmt: str,
@@ -370,8 +193,8 @@ def read_manifest(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not problems:
         if manifest["format"] not in FORMATS:
             problems.append(f"format {manifest['format']!r} is not one of {', '.join(FORMATS)}")
-        if manifest["dtype"] not in _DTYPES:
-            problems.append(f"dtype {manifest['dtype']!r} is not one of {sorted(_DTYPES)}")
+        if manifest["dtype"] not in DTYPES:
+            problems.append(f"dtype {manifest['dtype']!r} is not one of {sorted(DTYPES)}")
         if manifest["sequence_length"] < 1:
             problems.append(f"sequence_length {manifest['sequence_length']} < 1")
     if problems:
@@ -517,9 +340,9 @@ def encode_to_directory(
     killed run leaves only complete shards; ``resume=True`` keeps the shards the manifest lists and
     encodes the rest. ``progress(done, total, failed)`` is called after every chunk.
     """
-    _check_on_error(on_error)
-    shard_size = _positive_int("shard_size", shard_size)
-    chunk_size = _positive_int("chunk_size", chunk_size)  # a negative one used to encode nothing, silently
+    check_on_error(on_error)
+    shard_size = positive_int("shard_size", shard_size)
+    chunk_size = positive_int("chunk_size", chunk_size)  # a negative one used to encode nothing, silently
     redone: list[str] = []
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {fmt!r}")
@@ -527,8 +350,8 @@ def encode_to_directory(
 
     sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
     paths = sources.names
-    proc = _processor(processor)
-    job = _job(proc, dtype, num_threads, max_pixels, draft)
+    proc = as_image_processor(processor)
+    job = file_job(proc, dtype, num_threads, max_pixels, draft)
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     manifest_path = os.path.join(out, MANIFEST_NAME)
@@ -541,7 +364,13 @@ def encode_to_directory(
     }
     if image_column is not None or keep_columns:
         settings.update(image_column=image_column, keep_columns=list(keep_columns))
-    manifest: dict[str, Any] = {"version": MANIFEST_VERSION, **settings, "sources": paths, "shards": [], "complete": False}
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        **settings,
+        "sources": paths,
+        "shards": [],
+        "complete": False,
+    }
     if os.path.exists(manifest_path):
         if not resume:
             raise FileExistsError(f"{manifest_path} exists: pass resume=True (--resume) or use another directory")
@@ -586,7 +415,7 @@ def encode_to_directory(
             from .containers import merge_columns
 
             columns = merge_columns(extras)
-        written = _write_shard(out, shard, fmt, ids, idx, paths, columns, settings)
+        written = write_shard_files(out, shard, fmt, ids, idx, paths, columns, settings)
         manifest["shards"].append(
             {
                 "start": start,
@@ -635,7 +464,9 @@ def _shard_files(shard: int, fmt: str) -> list[str]:
     return [f"{stem}.parquet"]
 
 
-def load_directory(out_dir: str | os.PathLike[str], *, verify_checksums: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def load_directory(
+    out_dir: str | os.PathLike[str], *, verify_checksums: bool = True
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Reads an :func:`encode_to_directory` output back: (ids, input indices, manifest).
 
     Every shard is checked against its manifest entry before its rows are used: file names inside the

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ImageGPTError",
     "ConfigValidationError",
+    "ConfigFileError",
     "ConfigValidationWarning",
     "PaletteError",
     "InputError",
@@ -36,7 +37,7 @@ class ConfigValidationError(ImageGPTError, ValueError):
     @classmethod
     def from_violations(
         cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> "ConfigValidationError":
+    ) -> ConfigValidationError:
         """Builds the error from ``(field, value, rule)`` tuples as the Rust core returns them."""
         where = f" (from {source})" if source else ""
         n = len(violations)
@@ -62,7 +63,7 @@ class ConfigValidationWarning(UserWarning):
     @classmethod
     def from_violations(
         cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> "ConfigValidationWarning":
+    ) -> ConfigValidationWarning:
         where = f" (from {source})" if source else ""
         n = len(violations)
         lines = [f"{owner}{where} has {n} value{'s' if n != 1 else ''} that cannot build a model:"]
@@ -93,3 +94,20 @@ class InternalError(ImageGPTError, RuntimeError):
 
     Raised instead of pyo3's ``PanicException`` (a ``BaseException``), so ``except Exception`` sees
     it. Please report it."""
+
+
+class ConfigFileError(ConfigValidationError, OSError):
+    """A configuration file that cannot be read as a JSON object; the message names the file (and line/column).
+
+    It is a :class:`~imagegpt_rs.errors.ConfigValidationError` (so a ``ValueError``, like the
+    ``json.JSONDecodeError`` of ``transformers``' ``from_json_file``) and an ``OSError`` (like the error of
+    ``transformers``' ``from_pretrained``). ``path``, ``lineno`` and ``colno`` are set when known.
+    """
+
+    def __init__(
+        self, message: str, path: str, lineno: int | None = None, colno: int | None = None, rule: str = ""
+    ) -> None:
+        super().__init__(message, [{"field": "(file)", "value": path, "rule": rule or message}])
+        self.path = path
+        self.lineno = lineno
+        self.colno = colno

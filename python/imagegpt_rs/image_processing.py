@@ -29,62 +29,35 @@ import json
 import logging
 import os
 import warnings
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ._images import (
+    channel_format,
+    is_pil,
+    is_torch,
+    make_list_of_images,
+    needs_rescale_for_pil,
+    parse_format,
+    rescale,
+    to_rgb_hwc,
+)
+from ._io import hub_download, read_json_file
+from ._jobs import array_job, check_size, encode_paths, filter_code, get_size_dict
 from .batch_feature import BatchFeature
-from .errors import ConfigValidationError, InputError
+from .errors import InputError
 
 __all__ = ["ImageGPTImageProcessor", "PREPROCESSOR_CONFIG_NAME", "processor_config_violations"]
 
 logger = logging.getLogger(__name__)
 
 PREPROCESSOR_CONFIG_NAME = "preprocessor_config.json"
-_VALID_SIZE_KEYS = (
-    {"height", "width"},
-    {"shortest_edge"},
-    {"shortest_edge", "longest_edge"},
-    {"longest_edge"},
-    {"max_height", "max_width"},
-)
 # Keys transformers' ImageGPT to_dict() blanks out when present.
 _BLANKED_KEYS = ("image_mean", "image_std", "rescale_factor", "do_rescale")
 # Our own settings, kept out of to_dict() so that saved files stay transformers' files.
 _PRIVATE_PREFIX = "_igr_"
-
-
-def get_size_dict(size: Any, param_name: str = "size") -> dict[str, int]:
-    """Normalizes ``size`` as transformers' ``get_size_dict`` does (int -> square, (h, w) -> dict)."""
-    if isinstance(size, dict):
-        size_dict = dict(size)
-    elif isinstance(size, int) and not isinstance(size, bool):
-        size_dict = {"height": size, "width": size}
-    elif isinstance(size, (tuple, list)) and len(size) >= 2:
-        size_dict = {"height": size[0], "width": size[1]}
-    else:
-        raise ValueError(f"Could not convert {param_name} input to size dict: {size!r}")
-    if set(size_dict) not in _VALID_SIZE_KEYS:
-        raise ValueError(
-            f"{param_name} must have one of the following set of keys: "
-            f"{[sorted(k) for k in _VALID_SIZE_KEYS]}, got {list(size_dict)}"
-        )
-    return size_dict
-
-
-def _check_size(size: dict[str, int]) -> tuple[int, int]:
-    if "height" not in size or "width" not in size:
-        raise ValueError(
-            f"The `size` dictionary must contain the keys `height` and `width`. Got {size.keys()}"
-        )
-    problems = []
-    for key in ("height", "width"):
-        v = size[key]
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            problems.append((f"size.{key}", repr(v), "must be an integer >= 1"))
-    if problems:
-        raise ConfigValidationError.from_violations("ImageGPTImageProcessor", problems)
-    return int(size["height"]), int(size["width"])
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,150 +76,6 @@ def quantizer_for(clusters: np.ndarray) -> Any:
 
 # float32(float64(p) * (1 / 127.5)) - 1, as transformers' rescale + "- 1" computes it for uint8 pixels.
 _NORMALIZED_U8 = (np.arange(256, dtype=np.float64) * (1 / 127.5)).astype(np.float32) - np.float32(1)
-
-
-def _is_pil(x: Any) -> bool:
-    return type(x).__module__.startswith("PIL.") and hasattr(x, "convert") and hasattr(x, "mode")
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
-
-
-def _is_image(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or _is_pil(x) or _is_torch(x)
-
-
-def make_list_of_images(images: Any) -> list[Any]:
-    """A single image (PIL, array, tensor), a batch array/tensor (4-D) or a list -> a list of images."""
-    if isinstance(images, (list, tuple)):
-        if len(images) == 0:
-            raise InputError("no images: the list of images is empty")
-        for i, im in enumerate(images):
-            if not _is_image(im):
-                raise InputError(
-                    f"image {i} has type {type(im).__name__}: expected a PIL image, a numpy array or "
-                    "a torch tensor"
-                )
-        return list(images)
-    if _is_pil(images):
-        return [images]
-    if isinstance(images, np.ndarray) or _is_torch(images):
-        if images.ndim == 4:
-            return list(images)
-        if images.ndim in (2, 3):
-            return [images]
-        raise InputError(
-            f"Invalid image shape {tuple(images.shape)}: expected (H, W), (H, W, C), (C, H, W) or a "
-            "batch of (N, ...) images"
-        )
-    raise InputError(
-        f"Invalid image type {type(images).__name__}: expected a PIL image, a numpy array, a torch "
-        "tensor or a list of them"
-    )
-
-
-def _channel_format(image: np.ndarray, index: int) -> str:
-    """transformers' ``infer_channel_dimension_format`` (channels 1 or 3), plus 'none' for 2-D."""
-    if image.ndim == 2:
-        return "none"
-    if image.ndim != 3:
-        raise InputError(f"image {index} has shape {image.shape}: expected 2 or 3 dimensions")
-    if image.shape[0] in (1, 3):
-        if image.shape[2] in (1, 3):
-            # transformers' warning, word for word (image_utils.infer_channel_dimension_format)
-            logger.warning(
-                f"The channel dimension is ambiguous. Got image shape {image.shape}. Assuming channels are "
-                "the first dimension. Use the [input_data_format](https://huggingface.co/docs/transformers/main/"
-                "internal/image_processing_utils#transformers.image_transforms.rescale.input_data_format) "
-                "parameter to assign the channel dimension."
-            )
-        return "channels_first"
-    if image.shape[2] in (1, 3):
-        return "channels_last"
-    raise InputError(
-        f"image {index} has shape {image.shape}: cannot find a channel axis of size 1 or 3"
-        + (
-            " (4 channels: drop alpha with image[..., :3] or pass a PIL image, which is converted "
-            "to RGB)"
-            if 4 in (image.shape[0], image.shape[2])
-            else ""
-        )
-    )
-
-
-def _parse_format(fmt: Any) -> str | None:
-    if fmt is None:
-        return None
-    name = getattr(fmt, "value", fmt)
-    if name in ("channels_first", "channels_last", "none"):
-        return name
-    raise ValueError(f"Unsupported data format: {fmt!r} (use 'channels_first' or 'channels_last')")
-
-
-def _to_rgb_hwc(image: Any, fmt: str | None, index: int) -> np.ndarray:
-    """One input image -> an (H, W, 3) array in its own dtype, following the rules in the module doc."""
-    if type(image) is np.ndarray and fmt == "channels_last" and image.ndim == 3 and image.shape[2] == 3:
-        if image.shape[0] == 0 or image.shape[1] == 0:
-            raise InputError(f"image {index} is empty: shape {image.shape}")
-        if image.dtype.kind not in "uifb":
-            raise InputError(f"image {index} has dtype {image.dtype}: expected an integer or float array")
-        return image  # the common case, checked without the general path below
-    if _is_pil(image):
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        return np.asarray(image)
-    if _is_torch(image):
-        image = image.detach().cpu().numpy()
-    arr = np.asarray(image)
-    own = fmt if fmt is not None else _channel_format(arr, index)
-    if arr.ndim == 2 or own == "none":
-        if arr.ndim != 2:
-            raise InputError(f"image {index} has shape {arr.shape} but input_data_format (given, or inferred from image 0) is 'none'")
-        arr = arr[:, :, None]
-    elif own == "channels_first":
-        arr = np.moveaxis(arr, 0, -1)
-    if arr.ndim != 3:
-        raise InputError(f"image {index} has shape {arr.shape}: expected 2 or 3 dimensions")
-    c = arr.shape[-1]
-    if c == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    elif c != 3:
-        raise InputError(
-            f"image {index} has {c} channels"
-            + (f" as {own} (input_data_format given, or inferred from image 0)" if fmt is not None else "")
-            + ": expected 1 or 3"
-            + (" (drop alpha with image[..., :3])" if c == 4 else "")
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"image {index} is empty: shape {arr.shape}")
-    if arr.dtype.kind not in "uifb":
-        raise InputError(f"image {index} has dtype {arr.dtype}: expected an integer or float array")
-    return arr
-
-
-def _needs_rescale_for_pil(image: np.ndarray, index: int) -> bool:
-    """transformers' ``_rescale_for_pil_conversion``: float images in [0, 1] are scaled by 255."""
-    if image.dtype == np.uint8:
-        return False
-    if np.allclose(image, image.astype(int)):
-        if np.all(image >= 0) and np.all(image <= 255):
-            return False
-        raise InputError(
-            f"image {index} contains values outside the range [0, 255], got "
-            f"[{image.min()}, {image.max()}] which cannot be converted to uint8"
-        )
-    if np.all(image >= 0) and np.all(image <= 1):
-        return True
-    raise InputError(
-        f"image {index} contains values outside the range [0, 1], got [{image.min()}, "
-        f"{image.max()}] which cannot be converted to uint8"
-    )
-
-
-def _rescale(image: np.ndarray, scale: float) -> np.ndarray:
-    """transformers' ``rescale``: float64 multiply, then float32."""
-    return (image.astype(np.float64) * scale).astype(np.float32)
 
 
 def _filter_out_non_signature_kwargs(func: Any) -> Any:
@@ -396,7 +225,7 @@ class ImageGPTImageProcessor:
         setattr(self, _PRIVATE_PREFIX + "pillow_compat", pillow_compat)
         setattr(self, _PRIVATE_PREFIX + "num_threads", num_threads)
         if self.do_resize:
-            _check_size(self.size)
+            check_size(self.size)
 
     # ------------------------------------------------------------------ transforms
     @property
@@ -419,30 +248,30 @@ class ImageGPTImageProcessor:
         **kwargs: Any,
     ) -> np.ndarray:
         """Resizes one image to ``(size["height"], size["width"])`` exactly as Pillow would."""
-        h, w = _check_size(get_size_dict(size))
-        fmt = _parse_format(input_data_format)
+        h, w = check_size(get_size_dict(size))
+        fmt = parse_format(input_data_format)
         arr = np.asarray(image)
-        own = fmt if fmt is not None else _channel_format(arr, 0)
+        own = fmt if fmt is not None else channel_format(arr, 0)
         hwc = np.moveaxis(arr, 0, -1) if own == "channels_first" else arr
         if hwc.ndim == 2:
             hwc = hwc[:, :, None]
         out = self._resize_hwc(hwc, h, w, resample, 0)
-        out_fmt = _parse_format(data_format) or own
+        out_fmt = parse_format(data_format) or own
         return np.moveaxis(out, -1, 0) if out_fmt == "channels_first" else out
 
     def _resize_hwc(self, hwc: np.ndarray, h: int, w: int, resample: int, index: int) -> np.ndarray:
         from .resampling import resize as pillow_resize
 
-        rescaled = _needs_rescale_for_pil(hwc, index)
+        rescaled = needs_rescale_for_pil(hwc, index)
         if rescaled:
-            u8 = _rescale(hwc, 255).astype(np.uint8)
+            u8 = rescale(hwc, 255).astype(np.uint8)
         else:
             u8 = hwc.astype(np.uint8, copy=False)
         compat = getattr(self, _PRIVATE_PREFIX + "pillow_compat", None)
-        out = pillow_resize(u8, (h, w), int(resample), pillow_compat=compat)
+        out = pillow_resize(u8, (h, w), filter_code(resample), pillow_compat=compat)
         if out.ndim == 2:
             out = out[:, :, None]
-        return _rescale(out, 1 / 255) if rescaled else out
+        return rescale(out, 1 / 255) if rescaled else out
 
     def normalize(self, image: np.ndarray, data_format: Any = None, input_data_format: Any = None) -> np.ndarray:
         """Scales pixel values to [-1, 1]: ``float32(x * (1/127.5)) - 1`` as transformers computes it."""
@@ -450,8 +279,8 @@ class ImageGPTImageProcessor:
         if arr.dtype == np.uint8:
             out = _NORMALIZED_U8[arr]
         else:
-            out = _rescale(arr, 1 / 127.5) - 1
-        fmt, in_fmt = _parse_format(data_format), _parse_format(input_data_format)
+            out = rescale(arr, 1 / 127.5) - 1
+        fmt, in_fmt = parse_format(data_format), parse_format(input_data_format)
         if fmt and in_fmt and fmt != in_fmt and arr.ndim == 3:
             out = np.moveaxis(out, 0, -1) if in_fmt == "channels_first" else np.moveaxis(out, -1, 0)
         return out
@@ -491,14 +320,14 @@ class ImageGPTImageProcessor:
         if do_resize and (size is None or resample is None):
             raise ValueError("`size` and `resample` must be specified if `do_resize` is `True`.")
         if do_resize:
-            h, w = _check_size(size)
-        in_fmt = _parse_format(input_data_format)
-        if in_fmt is None and not _is_pil(image_list[0]):
+            h, w = check_size(size)
+        in_fmt = parse_format(input_data_format)
+        if in_fmt is None and not is_pil(image_list[0]):
             first = image_list[0]
-            first = first.detach().cpu().numpy() if _is_torch(first) else np.asarray(first)
-            in_fmt = _channel_format(first, 0)
+            first = first.detach().cpu().numpy() if is_torch(first) else np.asarray(first)
+            in_fmt = channel_format(first, 0)
 
-        arrays = [_to_rgb_hwc(image, None if _is_pil(image) else in_fmt, i) for i, image in enumerate(image_list)]
+        arrays = [to_rgb_hwc(image, None if is_pil(image) else in_fmt, i) for i, image in enumerate(image_list)]
         if (
             do_resize
             and do_normalize
@@ -517,7 +346,7 @@ class ImageGPTImageProcessor:
             ids = self._quantize(arrays, clusters, do_normalize)
             return BatchFeature({"input_ids": ids}, tensor_type=return_tensors)
 
-        out_fmt = _parse_format(data_format)
+        out_fmt = parse_format(data_format)
         values = []
         for arr in arrays:
             if do_normalize:
@@ -525,17 +354,15 @@ class ImageGPTImageProcessor:
             values.append(np.moveaxis(arr, -1, 0) if out_fmt == "channels_first" else arr)
         return BatchFeature({"pixel_values": values}, tensor_type=return_tensors)
 
-    def _encode_uint8(self, arrays: list[np.ndarray], clusters: np.ndarray, h: int, w: int, resample: Any) -> np.ndarray:
-        from . import _native
-        from .resampling import _compat_version, _filter_code
-
-        job = _native.EncodeJob(
-            quantizer_for(clusters)._native,
+    def _encode_uint8(
+        self, arrays: list[np.ndarray], clusters: np.ndarray, h: int, w: int, resample: Any
+    ) -> np.ndarray:
+        job = array_job(
+            quantizer_for(clusters),
             h,
             w,
-            _filter_code(resample),
-            _compat_version(getattr(self, _PRIVATE_PREFIX + "pillow_compat", None)),
-            "int64",
+            resample,
+            getattr(self, _PRIVATE_PREFIX + "pillow_compat", None),
             getattr(self, _PRIVATE_PREFIX + "num_threads", None),
         )
         ids, ok, failures = job.run_arrays(arrays)
@@ -564,7 +391,7 @@ class ImageGPTImageProcessor:
 
             def one(a: np.ndarray) -> np.ndarray:
                 x = a.astype(dtype, copy=False)
-                x = _NORMALIZED_U8[x] if x.dtype == np.uint8 else _rescale(x, 1 / 127.5) - 1
+                x = _NORMALIZED_U8[x] if x.dtype == np.uint8 else rescale(x, 1 / 127.5) - 1
                 return q.quantize_normalized(x)
 
         elif dtype.kind == "f":
@@ -587,9 +414,7 @@ class ImageGPTImageProcessor:
     def encode_files(self, paths: Iterable[Any], **kwargs: Any) -> Any:
         """Decodes, resizes and quantizes image files in parallel with this processor's settings;
         see :func:`imagegpt_rs.encoding.encode_files` for the options and the result."""
-        from .encoding import encode_files
-
-        return encode_files(paths, self, **kwargs)
+        return encode_paths(paths, self, **kwargs)
 
     def decode(self, input_ids: Any, size: dict[str, int] | int | tuple[int, int] | None = None) -> np.ndarray:
         """Token ids back to uint8 RGB images (each pixel the color of its cluster).
@@ -597,9 +422,9 @@ class ImageGPTImageProcessor:
         ``input_ids`` of shape (N, H*W) or (H*W,) are reshaped to ``size`` (default: the processor's
         size); (N, H, W) and (H, W) keep their shape. Returns (..., H, W, 3) uint8.
         """
-        ids = np.asarray(input_ids.detach().cpu().numpy() if _is_torch(input_ids) else input_ids)
+        ids = np.asarray(input_ids.detach().cpu().numpy() if is_torch(input_ids) else input_ids)
         if ids.ndim in (1, 2) and not (ids.ndim == 2 and size is None and ids.shape[-1] != self._pixels()):
-            h, w = _check_size(get_size_dict(self.size if size is None else size))
+            h, w = check_size(get_size_dict(self.size if size is None else size))
             if ids.shape[-1] != h * w:
                 raise InputError(
                     f"input_ids have {ids.shape[-1]} tokens per image but size is {h}x{w} = {h * w}: "
@@ -663,9 +488,9 @@ class ImageGPTImageProcessor:
         return (processor, kwargs) if return_unused else processor
 
     @classmethod
-    def from_json_file(cls, json_file: str | os.PathLike[str]) -> "ImageGPTImageProcessor":
+    def from_json_file(cls, json_file: str | os.PathLike[str]) -> ImageGPTImageProcessor:
         """Loads a ``preprocessor_config.json``; a malformed file names the file, line and column."""
-        return cls(**_read_json(json_file))
+        return cls(**read_json_file(json_file))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -679,17 +504,10 @@ class ImageGPTImageProcessor:
         elif os.path.isfile(path):
             file = path
         else:
-            try:
-                from huggingface_hub import hf_hub_download
-            except ImportError as err:
-                raise OSError(
-                    f"{path!r} is not a local directory or file, and huggingface_hub is not installed "
-                    "to fetch it from the Hub (pip install huggingface_hub)"
-                ) from err
-            file = hf_hub_download(path, PREPROCESSOR_CONFIG_NAME, subfolder=subfolder or None, **hub_kwargs)
+            file = hub_download(path, PREPROCESSOR_CONFIG_NAME, subfolder=subfolder, **hub_kwargs)
         if not os.path.isfile(file):
             raise OSError(f"no {PREPROCESSOR_CONFIG_NAME} in {path!r}")
-        return cls.from_dict(_read_json(file), **kwargs)
+        return cls.from_dict(read_json_file(file), **kwargs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
@@ -709,7 +527,7 @@ class ImageGPTImageProcessor:
         return TfProcessor.from_dict(self.to_dict())
 
     @classmethod
-    def from_transformers(cls, processor: Any) -> "ImageGPTImageProcessor":
+    def from_transformers(cls, processor: Any) -> ImageGPTImageProcessor:
         """Our processor from a transformers ``ImageGPTImageProcessor`` (slow or fast)."""
         return cls.from_dict(processor.to_dict())
 
@@ -722,15 +540,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigValidationError(
-            f"{os.fspath(path)}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from err
-    if not isinstance(data, dict):
-        raise ConfigValidationError(f"{os.fspath(path)}: expected a JSON object, got {type(data).__name__}")
-    return data
+def as_image_processor(processor: Any) -> ImageGPTImageProcessor:
+    """An :class:`ImageGPTImageProcessor` from one, a saved one's path or Hub id, anything with a
+    ``to_dict`` (a transformers processor), or None (the built-in palette at 32x32)."""
+    if processor is None:
+        return ImageGPTImageProcessor(size=32)
+    if isinstance(processor, (str, os.PathLike)):
+        return ImageGPTImageProcessor.from_pretrained(processor)
+    if not isinstance(processor, ImageGPTImageProcessor):
+        if hasattr(processor, "to_dict"):
+            return ImageGPTImageProcessor.from_dict(processor.to_dict())
+        raise TypeError(f"processor must be an ImageGPTImageProcessor or a path, got {type(processor).__name__}")
+    return processor

@@ -23,7 +23,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -131,13 +132,13 @@ class PaletteFit:
 
 
 def _size_pair(size: Any) -> tuple[int, int]:
-    from .image_processing import _check_size, get_size_dict
+    from ._jobs import check_size, get_size_dict
 
     try:
         d = get_size_dict(tuple(size) if isinstance(size, list) else size)
     except ValueError as err:
         raise InputError(f"size must be an int, (height, width) or a {{height, width}} dict: {err}") from None
-    return _check_size(d)
+    return check_size(d)
 
 
 def _int_option(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -158,17 +159,17 @@ def _items(images_or_paths: Any) -> tuple[Iterable[Any], int | None]:
     """The input as an iterable of arrays, PIL images and file paths (directories, globs and
     ``@lists`` expanded), and its length when known. Lists are expanded now; other iterables
     (generators, dataset columns) are streamed."""
-    from .image_processing import _is_pil, _is_torch
+    from ._images import is_pil, is_torch
 
     if _is_path(images_or_paths):
         images_or_paths = [images_or_paths]
-    elif isinstance(images_or_paths, np.ndarray) or _is_torch(images_or_paths):
+    elif isinstance(images_or_paths, np.ndarray) or is_torch(images_or_paths):
         arr = images_or_paths
         out = list(arr) if arr.ndim == 4 else [arr]
         if not out:
             raise InputError("no images: the batch array is empty")
         return out, len(out)
-    elif _is_pil(images_or_paths):
+    elif is_pil(images_or_paths):
         return [images_or_paths], 1
     if isinstance(images_or_paths, (list, tuple)):
         out = list(_expand(images_or_paths))
@@ -179,8 +180,7 @@ def _items(images_or_paths: Any) -> tuple[Iterable[Any], int | None]:
         it = iter(images_or_paths)
     except TypeError:
         raise InputError(
-            f"images_or_paths has type {type(images_or_paths).__name__}: expected an image, a path, "
-            "or a list of them"
+            f"images_or_paths has type {type(images_or_paths).__name__}: expected an image, a path, or a list of them"
         ) from None
     return _expand(it), None
 
@@ -188,7 +188,7 @@ def _items(images_or_paths: Any) -> tuple[Iterable[Any], int | None]:
 def _expand(items: Iterable[Any]) -> Iterable[Any]:
     for item in items:
         if _is_path(item):
-            from .encoding import expand_inputs
+            from ._io import expand_inputs
 
             yield from expand_inputs([item])
         else:
@@ -219,17 +219,17 @@ def _resize(u8: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
 
 def _to_u8(item: Any, index: int) -> np.ndarray:
     """One input -> (H, W, 3) uint8 RGB, converting as the image processor does before resizing."""
-    from .image_processing import _is_pil, _needs_rescale_for_pil, _rescale, _to_rgb_hwc
+    from ._images import is_pil, needs_rescale_for_pil, rescale, to_rgb_hwc
 
     if _is_path(item):
         return _decode(os.fspath(item))
-    if not (_is_pil(item) or isinstance(item, np.ndarray) or hasattr(item, "__array__")):
+    if not (is_pil(item) or isinstance(item, np.ndarray) or hasattr(item, "__array__")):
         raise InputError(f"image {index} has type {type(item).__name__}: expected an array, a PIL image or a path")
-    hwc = _to_rgb_hwc(item, None, index)
+    hwc = to_rgb_hwc(item, None, index)
     if hwc.dtype == np.uint8:
         return hwc
-    if _needs_rescale_for_pil(hwc, index):
-        return _rescale(hwc, 255).astype(np.uint8)
+    if needs_rescale_for_pil(hwc, index):
+        return rescale(hwc, 255).astype(np.uint8)
     return hwc.astype(np.uint8)
 
 
@@ -344,7 +344,11 @@ def fit_palette(
     max_iter = _int_option("max_iter", max_iter, 1)
     seed = _int_option("seed", seed, 0, 2**64 - 1)
     resample = _int_option("resample", resample, 0, 5)
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not (np.isfinite(tol) and tol >= 0):
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, (int, float, np.floating, np.integer))
+        or not (np.isfinite(tol) and tol >= 0)
+    ):
         raise InputError(f"tol must be a finite number >= 0, got {tol!r}")
     cap = None if max_pixels_per_image is None else _int_option("max_pixels_per_image", max_pixels_per_image, 1)
     total_cap = None if max_pixels is None else _int_option("max_pixels", max_pixels, 1)

@@ -59,7 +59,7 @@ def check_num_threads(num_threads: Any, what: str = "num_threads") -> int | None
     return int(num_threads)
 
 
-def _rebuild(clusters: np.ndarray, num_threads: int | None) -> "ColorQuantizer":
+def _rebuild(clusters: np.ndarray, num_threads: int | None) -> ColorQuantizer:
     return ColorQuantizer(clusters, num_threads=num_threads)
 
 
@@ -159,8 +159,9 @@ class ColorQuantizer:
         if arr.dtype.kind in "iu" and arr.dtype != np.uint8:
             # integer pixels (e.g. from a nested list) are accepted when they are uint8 values
             if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 255):
-                raise InputError(f"images of dtype {arr.dtype} must hold values in 0..255, "
-                                 f"got {int(arr.min())}..{int(arr.max())}")
+                raise InputError(
+                    f"images of dtype {arr.dtype} must hold values in 0..255, got {int(arr.min())}..{int(arr.max())}"
+                )
             arr = arr.astype(np.uint8)
         if arr.dtype != np.uint8:
             raise InputError(
@@ -202,8 +203,10 @@ class ColorQuantizer:
             raise InputError(f"ids must be integers, got dtype {arr.dtype}")
         if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
             bad = np.unravel_index(int(np.argmax(arr)), arr.shape)
-            raise InputError(f"ids[{', '.join(map(str, bad))}] = {int(arr.max())} is out of range "
-                             f"for {self.n_clusters} clusters (valid ids: 0..{self.n_clusters - 1})")
+            raise InputError(
+                f"ids[{', '.join(map(str, bad))}] = {int(arr.max())} is out of range "
+                f"for {self.n_clusters} clusters (valid ids: 0..{self.n_clusters - 1})"
+            )
         ids64 = np.ascontiguousarray(arr, dtype=np.int64)
         out = np.empty(arr.shape + (3,), dtype=np.uint8)
         self._native.decode(ids64, out)
@@ -215,7 +218,7 @@ class ColorQuantizer:
         than one pixel (one pixel alone takes the BLAS' single-row arithmetic)."""
         return self._native.lookup_table()
 
-    def build_table(self) -> "ColorQuantizer":
+    def build_table(self) -> ColorQuantizer:
         """Builds the lookup table now instead of on the first large input; returns ``self``."""
         self._native.build_table()
         return self

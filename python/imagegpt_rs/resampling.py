@@ -20,23 +20,22 @@ array is always taken as RGBA.
 
 from __future__ import annotations
 
-import functools
 import numbers
-import re
-from enum import IntEnum
 from collections.abc import Iterable
-from typing import Any, Union
+from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
 from . import _native
+from ._jobs import compat_version, filter_code, installed_pillow_version
 from .errors import InputError
 
 __all__ = ["Resampling", "resize", "resize_many", "default_pillow_compat", "PillowCompat"]
 
 #: What ``pillow_compat`` accepts: None, a major version (12 or 13), a version string ("12.1",
 #: "12.3.0") or a ``(major, minor)`` tuple.
-PillowCompat = Union[None, int, str, tuple[int, int]]
+PillowCompat = int | str | tuple[int, int] | None
 
 
 class Resampling(IntEnum):
@@ -53,25 +52,6 @@ class Resampling(IntEnum):
 # Pillow keeps sizes in a C int.
 _MAX_SIDE = 2**31 - 1
 
-# The newest minor release of each major version we know the behaviour of.
-_LATEST_MINOR = {12: 3, 13: 0}
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_pillow_version() -> tuple[int, int] | None:
-    try:
-        import PIL  # imported lazily: only when the default is asked for
-    except ImportError:
-        return None
-    return _parse_version(str(getattr(PIL, "__version__", "")))
-
-
-def _parse_version(text: str) -> tuple[int, int] | None:
-    m = re.match(r"\s*(\d+)(?:\.(\d+))?", text)
-    if m is None:
-        return None
-    return int(m.group(1)), int(m.group(2) or 0)
-
 
 def default_pillow_compat() -> int:
     """The Pillow major version whose pass order :func:`resize` follows by default.
@@ -79,38 +59,10 @@ def default_pillow_compat() -> int:
     The installed Pillow's major version when Pillow is importable (12 for Pillow 12 and older),
     else 13. Pillow is imported on the first call only, and the answer is cached.
     """
-    version = _installed_pillow_version()
+    version = installed_pillow_version()
     if version is None:
         return 13
     return 13 if version[0] >= 13 else 12
-
-
-def _compat_version(pillow_compat: Any) -> tuple[int, int]:
-    """Normalizes ``pillow_compat`` to the ``(major, minor)`` release to reproduce."""
-    if pillow_compat is None:
-        installed = _installed_pillow_version()
-        return installed if installed is not None else (13, 0)
-    if isinstance(pillow_compat, bool):
-        raise InputError(f"pillow_compat must be 12, 13, a version string or None, got {pillow_compat!r}")
-    if isinstance(pillow_compat, numbers.Integral):
-        major = int(pillow_compat)
-        if major not in _LATEST_MINOR:
-            raise InputError(f"pillow_compat must be 12 or 13 (or a version such as '12.1'), got {major}")
-        return major, _LATEST_MINOR[major]
-    if isinstance(pillow_compat, str):
-        version = _parse_version(pillow_compat)
-        if version is None or not re.fullmatch(r"\s*\d+(\.\d+)*\S*\s*", pillow_compat):
-            raise InputError(f"pillow_compat must be a Pillow version such as '12.1', got {pillow_compat!r}")
-        return version
-    if (
-        isinstance(pillow_compat, tuple)
-        and len(pillow_compat) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pillow_compat)
-    ):
-        return int(pillow_compat[0]), int(pillow_compat[1])
-    raise InputError(
-        f"pillow_compat must be None, 12, 13, a version string or a (major, minor) tuple, got {pillow_compat!r}"
-    )
 
 
 def _size(size: Any) -> tuple[int, int]:
@@ -157,8 +109,8 @@ def resize(
     """
     _check_image(image, "image")
     height, width = _size(size)
-    code = _filter_code(resample)
-    version = _compat_version(pillow_compat)
+    code = filter_code(resample)
+    version = compat_version(pillow_compat)
     return _native.resize(image, width, height, code, version)
 
 
@@ -181,8 +133,8 @@ def resize_many(
     for i, image in enumerate(images):
         _check_image(image, f"images[{i}]")
     height, width = _size(size)
-    code = _filter_code(resample)
-    version = _compat_version(pillow_compat)
+    code = filter_code(resample)
+    version = compat_version(pillow_compat)
     return _native.resize_many(images, width, height, code, version)
 
 
@@ -199,15 +151,3 @@ def _check_image(image: Any, what: str) -> None:
         )
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise InputError(f"{what} must be at least 1x1, got shape {image.shape}")
-
-
-def _filter_code(resample: Any) -> int:
-    if isinstance(resample, bool) or not isinstance(resample, numbers.Integral):
-        raise InputError(f"resample must be a Resampling filter (an integer 0-5), got {resample!r}")
-    code = int(resample)
-    if code not in Resampling._value2member_map_:
-        raise InputError(
-            f"unknown resampling filter {code}: use 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), "
-            "3 (BICUBIC), 4 (BOX) or 5 (HAMMING)"
-        )
-    return code

@@ -20,7 +20,8 @@ import io
 import json
 import os
 import tarfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +113,7 @@ def write_shard(
 
         def write(f: Any) -> None:
             with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
+
                 def add(name: str, payload: bytes) -> None:
                     info = tarfile.TarInfo(name)
                     info.size = len(payload)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,20 +26,18 @@ def encode_partition(
     paths: Sequence[str], start: int, shard: int, out_dir: str, processor: Any, dtype: str, on_error: str
 ) -> dict[str, Any]:
     """Encodes one partition of files and writes its shard; returns the shard record."""
-    from ..encoding import _write_shard, encode_files
+    from ..encoding import encode_files, write_shard_files
 
     paths = list(paths)
     result = encode_files(paths, processor, dtype=dtype, on_error=on_error)
     idx = result.indices + start
-    written = _write_shard(out_dir, shard, "npy", result.ids, idx, [""] * start + paths)  # files, sizes, crc32
+    written = write_shard_files(out_dir, shard, "npy", result.ids, idx, [""] * start + paths)  # files, sizes, crc32
     return {
         "start": start,
         "stop": start + len(paths),
         "rows": int(len(idx)),
         **written,
-        "failures": [
-            {"index": f.index + start, "path": f.path, "reason": f.reason} for f in result.failures
-        ],
+        "failures": [{"index": f.index + start, "path": f.path, "reason": f.reason} for f in result.failures],
     }
 
 
@@ -55,10 +54,12 @@ def encode_with_dask(
     one is active), one shard per partition, and writes ``manifest.json``; returns the manifest."""
     import dask.bag as db
 
-    from ..encoding import MANIFEST_NAME, MANIFEST_VERSION, _atomic_write, _processor, expand_inputs
+    from .._io import atomic_write, expand_inputs
+    from ..encoding import MANIFEST_NAME, MANIFEST_VERSION
+    from ..image_processing import as_image_processor
 
     files = expand_inputs(paths)
-    proc = _processor(processor)
+    proc = as_image_processor(processor)
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     starts = list(range(0, len(files), partition_size))
@@ -79,5 +80,5 @@ def encode_with_dask(
         "complete": True,
     }
     text = json.dumps(manifest, indent=2) + "\n"
-    _atomic_write(os.path.join(out, MANIFEST_NAME), lambda f: f.write(text), mode="w")
+    atomic_write(os.path.join(out, MANIFEST_NAME), lambda f: f.write(text), mode="w")
     return manifest

@@ -41,10 +41,11 @@ class ImageGPTMapper:
         error_column: str = "error",
         num_threads: int | None = None,
     ) -> None:
-        from ..encoding import _check_on_error, _processor
+        from .._jobs import check_on_error
+        from ..image_processing import as_image_processor
 
-        _check_on_error(on_error)
-        self.processor = _processor(processor)
+        check_on_error(on_error)
+        self.processor = as_image_processor(processor)
         self.image_column = image_column
         self.output_column = output_column
         self.dtype = np.dtype(dtype).name
@@ -53,7 +54,7 @@ class ImageGPTMapper:
         self.num_threads = num_threads
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        from ..encoding import _job
+        from .._jobs import file_job
         from ..errors import ImageDecodeError
 
         images = batch[self.image_column]
@@ -66,7 +67,7 @@ class ImageGPTMapper:
             if im is None:
                 errors[i] = "no image (None)"
         if encoded:
-            job = _job(self.processor, self.dtype, self.num_threads, None, False)
+            job = file_job(self.processor, self.dtype, self.num_threads, None, False)
             blobs, labels = [], []
             for i in encoded:
                 item = images[i]

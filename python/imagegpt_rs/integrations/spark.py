@@ -16,7 +16,8 @@ reason in ``error`` (no row is dropped or shifted); with ``"raise"`` the task fa
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,12 @@ def _executor_job(config: str, dtype: str, num_threads: int | None) -> Any:
     key = f"{dtype}:{num_threads}:{config}"
     job = _JOBS.get(key)
     if job is None:
-        from ..encoding import _job
+        from .._jobs import file_job
         from ..image_processing import ImageGPTImageProcessor
 
-        job = _JOBS[key] = _job(ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False)
+        job = _JOBS[key] = file_job(
+            ImageGPTImageProcessor.from_dict(json.loads(config)), dtype, num_threads, None, False
+        )
     return job
 
 
@@ -92,19 +95,23 @@ def encode_spark(
     (lazy, like any Spark transformation). ``dtype``: int32 (``array<int>``; uint16 ids fit) or int64."""
     from pyspark.sql import types as T
 
-    from ..encoding import _check_on_error, _processor
+    from .._jobs import check_on_error
+    from ..image_processing import as_image_processor
 
-    _check_on_error(on_error)
+    check_on_error(on_error)
     if dtype not in ("int32", "int64"):
         raise ValueError(f"dtype must be 'int32' or 'int64' for Spark, got {dtype!r}")
-    proc = _processor(processor)
+    proc = as_image_processor(processor)
     config = json.dumps(proc.to_dict())
     _executor_job(config, dtype, num_threads)  # fail fast on the driver for a bad processor
     fields = [df.schema[c] for c in keep_columns]
     element = T.LongType() if dtype == "int64" else T.IntegerType()
     schema = T.StructType(
         fields
-        + [T.StructField("input_ids", T.ArrayType(element, containsNull=False), True), T.StructField("error", T.StringType(), True)]
+        + [
+            T.StructField("input_ids", T.ArrayType(element, containsNull=False), True),
+            T.StructField("error", T.StringType(), True),
+        ]
     )
     keep = list(keep_columns)
 

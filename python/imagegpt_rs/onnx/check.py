@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["OnnxModelReport", "check_onnx_model"]
 
@@ -102,9 +102,7 @@ def _check_values(
             onnx_config, "input_element_types" if is_input else "output_element_types", name, is_input
         )
         if allowed is not None and got not in allowed:
-            report.problems.append(
-                f"{kind} {name!r} has element type {got}, expected {' or '.join(allowed)}"
-            )
+            report.problems.append(f"{kind} {name!r} has element type {got}, expected {' or '.join(allowed)}")
         axes = expected[name]
         if not tensor.HasField("shape"):
             report.problems.append(f"{kind} {name!r} has no shape: cannot check its dynamic axes {dict(axes)}")
@@ -129,7 +127,7 @@ def _check_values(
                 )
 
 
-def check_onnx_model(path: Union[str, "os.PathLike[str]"], onnx_config: Any) -> OnnxModelReport:
+def check_onnx_model(path: str | os.PathLike[str], onnx_config: Any) -> OnnxModelReport:
     """Checks an .onnx file against an OnnxConfig without torch; returns what differs.
 
     Runs ``onnx.checker`` on the file, then compares the graph's inputs (initializers excluded) and outputs

@@ -13,10 +13,10 @@ import numbers
 import re
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from itertools import chain
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -76,15 +76,15 @@ class PatchingSpec:
     o: Any
     name: str
     custom_op: Callable
-    orig_op: Optional[Callable] = None
-    op_wrapper: Optional[Callable] = None
+    orig_op: Callable | None = None
+    op_wrapper: Callable | None = None
 
 
 # transformers 4.57 disables torch below 2.1 (is_torch_available() is then False).
 _TRANSFORMERS_MIN_TORCH = (2, 1)
 
 
-def _torch_version() -> Optional[tuple[int, ...]]:
+def _torch_version() -> tuple[int, ...] | None:
     """The installed torch's (major, minor) version without importing torch, or ``None`` if absent."""
     if importlib.util.find_spec("torch") is None:
         return None
@@ -98,7 +98,7 @@ def _torch_version() -> Optional[tuple[int, ...]]:
     return (int(match.group(1)), int(match.group(2) or 0))
 
 
-def _check_size(name: str, value: Any) -> int:
+def check_dimension(name: str, value: Any) -> int:
     """``value`` as a positive int, or a ValueError/TypeError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
@@ -127,7 +127,7 @@ class OnnxConfig(ABC):
     default_fixed_num_choices = 4
     #: Minimum torch version for export, as a string (transformers keeps a ``packaging`` Version).
     torch_onnx_minimum_version = "1.8"
-    _tasks_to_common_outputs: dict[str, "OrderedDict[str, dict[int, str]]"] = {
+    _tasks_to_common_outputs: dict[str, OrderedDict[str, dict[int, str]]] = {
         "causal-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
         "default": OrderedDict({"last_hidden_state": {0: "batch", 1: "sequence"}}),
         "image-classification": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
@@ -155,9 +155,7 @@ class OnnxConfig(ABC):
         "speech2seq-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
     }
 
-    def __init__(
-        self, config: Any, task: str = "default", patching_specs: Optional[list[PatchingSpec]] = None
-    ) -> None:
+    def __init__(self, config: Any, task: str = "default", patching_specs: list[PatchingSpec] | None = None) -> None:
         self._config = config
         if not isinstance(task, str) or task not in self._tasks_to_common_outputs:
             raise ValueError(
@@ -180,7 +178,7 @@ class OnnxConfig(ABC):
         return list(cls._tasks_to_common_outputs)
 
     @classmethod
-    def from_model_config(cls, config: Any, task: str = "default") -> "OnnxConfig":
+    def from_model_config(cls, config: Any, task: str = "default") -> OnnxConfig:
         """Builds the OnnxConfig for ``config`` and ``task``."""
         return cls(config, task=task)
 
@@ -196,7 +194,7 @@ class OnnxConfig(ABC):
         return copy.deepcopy(self._tasks_to_common_outputs[self.task])
 
     @property
-    def values_override(self) -> Optional[Mapping[str, Any]]:
+    def values_override(self) -> Mapping[str, Any] | None:
         """Config attributes to override before export: ``{"use_cache": False}`` if the config has
         ``use_cache``, else ``None``."""
         if hasattr(self._config, "use_cache"):
@@ -242,9 +240,7 @@ class OnnxConfig(ABC):
     def use_external_data_format(num_parameters: int) -> bool:
         """Whether ``num_parameters`` float32 parameters reach the 2 GiB protobuf limit."""
         if isinstance(num_parameters, bool) or not isinstance(num_parameters, numbers.Integral):
-            raise TypeError(
-                f"num_parameters must be an int, got {num_parameters!r} ({type(num_parameters).__name__})"
-            )
+            raise TypeError(f"num_parameters must be an int, got {num_parameters!r} ({type(num_parameters).__name__})")
         if num_parameters < 0:
             raise ValueError(f"num_parameters must be >= 0, got {num_parameters}")
         return (
@@ -259,7 +255,7 @@ class OnnxConfig(ABC):
         image_height: int = 40,
         image_width: int = 40,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> list[Any]:
         """``batch_size`` random RGB PIL images drawn like transformers 4.57 draws them.
 
@@ -275,10 +271,10 @@ class OnnxConfig(ABC):
         except ImportError as exc:  # pragma: no cover - Pillow is in the test extra
             raise ImportError("dummy images need Pillow: pip install 'imagegpt-rs[pillow]'") from exc
 
-        batch_size = _check_size("batch_size", batch_size)
-        num_channels = _check_size("num_channels", num_channels)
-        image_height = _check_size("image_height", image_height)
-        image_width = _check_size("image_width", image_width)
+        batch_size = check_dimension("batch_size", batch_size)
+        num_channels = check_dimension("num_channels", num_channels)
+        image_height = check_dimension("image_height", image_height)
+        image_width = check_dimension("image_width", image_width)
         if num_channels > 4:
             raise ValueError(f"num_channels must be 1, 2, 3 or 4, got {num_channels}")
         rand = np.random.rand if seed is None else np.random.RandomState(seed).rand
@@ -297,7 +293,7 @@ class OnnxConfig(ABC):
         seq_length: int = -1,
         num_choices: int = -1,
         is_pair: bool = False,
-        framework: Optional[str] = None,
+        framework: str | None = None,
         num_channels: int = 3,
         image_width: int = 40,
         image_height: int = 40,
@@ -306,7 +302,7 @@ class OnnxConfig(ABC):
         frequency: int = 220,
         tokenizer: Any = None,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """Inputs for the exporter: random images run through an image processor.
 
@@ -318,7 +314,7 @@ class OnnxConfig(ABC):
         """
         if tokenizer is not None:
             preprocessor = tokenizer
-        _check_image_processor(preprocessor)
+        check_image_processor(preprocessor)
         batch_size = compute_effective_axis_dimension(batch_size, fixed_dimension=OnnxConfig.default_fixed_batch)
         images = self._generate_dummy_images(batch_size, num_channels, image_height, image_width, seed=seed)
         return dict(preprocessor(images=images, return_tensors=framework))
@@ -345,7 +341,7 @@ class OnnxConfig(ABC):
         return {f"{name}.{idx}": item for idx, item in enumerate(chain.from_iterable(field))}
 
 
-def _check_image_processor(preprocessor: Any) -> None:
+def check_image_processor(preprocessor: Any) -> None:
     """TypeError unless ``preprocessor`` looks like an image processor (callable, not a tokenizer)."""
     kind = type(preprocessor).__name__
     if preprocessor is None or not callable(preprocessor):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -24,9 +24,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 def _is_torch_model(model: Any) -> bool:
     """Whether ``model`` is a ``torch.nn.Module`` (checked without importing torch)."""
-    return any(
-        c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(model).__mro__
-    )
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(model).__mro__)
 
 
 def _forward(model: Any) -> Any:
@@ -81,8 +79,8 @@ def export(
     preprocessor: Any,
     model: Any,
     config: OnnxConfig,
-    opset: Optional[int] = None,
-    output: Optional[PathLike] = None,
+    opset: int | None = None,
+    output: PathLike | None = None,
     tokenizer: Any = None,
     device: str = "cpu",
 ) -> tuple[list[str], list[str]]:
@@ -208,7 +206,7 @@ def export_model(
     model: Any,
     onnx_config: OnnxConfig,
     output: PathLike,
-    opset: Optional[int] = None,
+    opset: int | None = None,
     preprocessor: Any = None,
     device: str = "cpu",
 ) -> tuple[list[str], list[str]]:
@@ -240,7 +238,7 @@ def validate_model_outputs(
     atol: float,
     tokenizer: Any = None,
     *,
-    seed: Optional[int] = None,
+    seed: int | None = None,
 ) -> dict[str, float]:
     """Runs the ONNX file in onnxruntime and compares it with the reference model, as transformers 4.57 does.
 

@@ -6,8 +6,9 @@ ImageGPT supports the features ``"default"`` (``ImageGPTModel``) and ``"image-cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from .config import OnnxConfig
 from .imagegpt import ImageGPTOnnxConfig
@@ -22,9 +23,7 @@ _IMAGEGPT_MODEL_CLASSES = {
 
 
 def _feature_map() -> dict[str, Callable[..., OnnxConfig]]:
-    return {
-        feature: partial(ImageGPTOnnxConfig.from_model_config, task=feature) for feature in _IMAGEGPT_MODEL_CLASSES
-    }
+    return {feature: partial(ImageGPTOnnxConfig.from_model_config, task=feature) for feature in _IMAGEGPT_MODEL_CLASSES}
 
 
 class FeaturesManager:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
-from .config import OnnxConfig, _check_image_processor, _check_size
+from .config import OnnxConfig, check_dimension, check_image_processor
 
 __all__ = ["ImageGPTOnnxConfig"]
 
@@ -37,12 +37,12 @@ class ImageGPTOnnxConfig(OnnxConfig):
         batch_size: int = 1,
         seq_length: int = -1,
         is_pair: bool = False,
-        framework: Optional[str] = None,
+        framework: str | None = None,
         num_channels: int = 3,
         image_width: int = 32,
         image_height: int = 32,
         *,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         """Random images run through ``preprocessor``: what transformers 4.57 returns for the same processor.
 
@@ -63,7 +63,7 @@ class ImageGPTOnnxConfig(OnnxConfig):
         Returns:
             ``{"input_ids": ...}`` as the processor returns it.
         """
-        _check_image_processor(preprocessor)
-        batch_size = _check_size("batch_size", batch_size)
+        check_image_processor(preprocessor)
+        batch_size = check_dimension("batch_size", batch_size)
         images = self._generate_dummy_images(batch_size, num_channels, image_height, image_width, seed=seed)
         return dict(preprocessor(images=images, return_tensors=framework))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ _TABLE_SIZE = 1 << 24
 _TABLE_DTYPES = (np.uint8, np.uint16, np.int32, np.int64)
 
 
-def _optional_size(name: str, value: Optional[int]) -> Optional[int]:
+def _optional_size(name: str, value: int | None) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -36,8 +36,8 @@ def _optional_size(name: str, value: Optional[int]) -> Optional[int]:
 
 def build_preprocessor_model(
     table: np.ndarray,
-    height: Optional[int] = None,
-    width: Optional[int] = None,
+    height: int | None = None,
+    width: int | None = None,
     *,
     input_name: str = "pixel_values",
     output_name: str = "input_ids",
@@ -63,9 +63,7 @@ def build_preprocessor_model(
     width = _optional_size("width", width)
     table = np.asarray(table)
     if table.dtype.type not in _TABLE_DTYPES:
-        raise TypeError(
-            f"table must have dtype uint8, uint16, int32 or int64, got {table.dtype}"
-        )
+        raise TypeError(f"table must have dtype uint8, uint16, int32 or int64, got {table.dtype}")
     if table.shape != (_TABLE_SIZE,):
         raise ValueError(f"table must have shape ({_TABLE_SIZE},) (one entry per 24-bit color), got {table.shape}")
     if table.dtype.kind == "i" and table.size and int(table.min()) < 0:
@@ -74,8 +72,9 @@ def build_preprocessor_model(
 
     seq = height * width if height is not None and width is not None else "sequence"
     pixels = helper.make_tensor_value_info(
-        input_name, TensorProto.UINT8, ["batch", height if height is not None else "height",
-                                        width if width is not None else "width", 3]
+        input_name,
+        TensorProto.UINT8,
+        ["batch", height if height is not None else "height", width if width is not None else "width", 3],
     )
     ids = helper.make_tensor_value_info(output_name, TensorProto.INT64, ["batch", seq])
     initializers = [
@@ -87,9 +86,7 @@ def build_preprocessor_model(
     nodes = [
         helper.make_node("Cast", [input_name], ["pixels_i32"], to=TensorProto.INT32, name="to_int32"),
         helper.make_node("Mul", ["pixels_i32", "channel_weights"], ["weighted"], name="weigh_channels"),
-        helper.make_node(
-            "ReduceSum", ["weighted", "channel_axis"], ["color_index"], keepdims=0, name="color_index"
-        ),
+        helper.make_node("ReduceSum", ["weighted", "channel_axis"], ["color_index"], keepdims=0, name="color_index"),
         helper.make_node("Reshape", ["color_index", "flat_shape"], ["flat_index"], name="flatten"),
         helper.make_node("Gather", ["color_table", "flat_index"], ["cluster"], axis=0, name="lookup"),
         helper.make_node("Cast", ["cluster"], [output_name], to=TensorProto.INT64, name="to_int64"),
@@ -106,7 +103,7 @@ def build_preprocessor_model(
     return model
 
 
-def export_preprocessor(processor: Any, path: Union[str, "os.PathLike[str]"]) -> Any:
+def export_preprocessor(processor: Any, path: str | os.PathLike[str]) -> Any:
     """Writes the color quantization of an ImageGPT image processor as an ONNX file and returns the model.
 
     The graph takes uint8 images ``(batch, H, W, 3)`` already at the processor's target size
@@ -128,9 +125,7 @@ def export_preprocessor(processor: Any, path: Union[str, "os.PathLike[str]"]) ->
     if not getattr(processor, "do_color_quantize", True):
         raise ValueError("processor.do_color_quantize is False: it gives pixel_values, not input_ids")
     if not getattr(processor, "do_normalize", True):
-        raise ValueError(
-            "processor.do_normalize is False: the lookup table assumes pixels normalized to [-1, 1]"
-        )
+        raise ValueError("processor.do_normalize is False: the lookup table assumes pixels normalized to [-1, 1]")
     height = width = None
     if getattr(processor, "do_resize", False):
         size = getattr(processor, "size", None) or {}
