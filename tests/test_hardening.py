@@ -116,7 +116,7 @@ def _work(kind: str, obj: object, paths: list[str]) -> int:
     return int(fit_palette([_PX[:200, :200]], n_clusters=8, max_iter=5, num_threads=2).clusters.sum() * 1000)
 
 
-def _child(kind: str, obj: object, paths: list[str], queue: "multiprocessing.Queue[int]") -> None:
+def _child(kind: str, obj: object, paths: list[str], queue: multiprocessing.Queue[int]) -> None:
     queue.put(_work(kind, obj, paths))
 
 
@@ -251,7 +251,9 @@ def test_non_utf8_file_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["1", "L", "RGB", "RGBA", "I;16"])
 @pytest.mark.parametrize("size", [(1, 1), (2, 1), (1, 2), (3, 3)])
 @pytest.mark.parametrize("compression", [None, "tiff_lzw", "tiff_adobe_deflate", "packbits"])
-def test_tiny_tiffs_decode_like_pillow(tmp_path: Path, mode: str, size: tuple[int, int], compression: str | None) -> None:
+def test_tiny_tiffs_decode_like_pillow(
+    tmp_path: Path, mode: str, size: tuple[int, int], compression: str | None
+) -> None:
     rng = np.random.default_rng(sum(size))
     img = Image.fromarray(rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)).convert(mode)
     p = tmp_path / "t.tiff"
@@ -274,4 +276,3 @@ def test_jpeg_compressed_tiffs_are_unsupported_not_out_of_memory(mode: str, size
         decode_image(buf.getvalue())
     assert e.value.kind == "unsupported" and "JPEG" in str(e.value), str(e.value)
     assert "cannot allocate" not in str(e.value)
-

@@ -79,7 +79,6 @@ class ColorQuantizer:
     def build_table(self) -> None: ...
     def colors(self) -> _U8Array: ...
 
-
 # decoding (rust/python/src/decode.rs): (H, W, 3) uint8 RGB
 DEFAULT_MAX_PIXELS: int
 DEFAULT_JPEG_DECODER: str

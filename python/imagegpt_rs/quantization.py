@@ -55,7 +55,9 @@ def check_num_threads(num_threads: Any, what: str = "num_threads") -> int | None
     if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
         raise InputError(f"{what} must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {num_threads!r}")
     if not 1 <= int(num_threads) <= MAX_THREADS:
-        raise InputError(f"{what} must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {int(num_threads)}")
+        raise InputError(
+            f"{what} must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {int(num_threads)}"
+        )
     return int(num_threads)
 
 
