@@ -17,7 +17,12 @@ fn main() {
     println!("cargo:rerun-if-changed=src/jpeg_rows.c");
     println!("cargo:rerun-if-env-changed=DEP_TURBOJPEG_INCLUDE");
     let include_dirs: Vec<PathBuf> = env::var("DEP_TURBOJPEG_INCLUDE")
-        .map(|dirs| dirs.split(',').filter(|d| !d.is_empty()).map(PathBuf::from).collect())
+        .map(|dirs| {
+            dirs.split(',')
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
         .unwrap_or_default();
     let version = include_dirs
         .iter()
@@ -42,7 +47,9 @@ fn read_version(jconfig: &Path) -> Option<String> {
     text.lines().find_map(|line| {
         let mut words = line.split_whitespace();
         match (words.next(), words.next(), words.next()) {
-            (Some("#define"), Some("LIBJPEG_TURBO_VERSION"), Some(v)) => Some(v.trim_matches('"').to_string()),
+            (Some("#define"), Some("LIBJPEG_TURBO_VERSION"), Some(v)) => {
+                Some(v.trim_matches('"').to_string())
+            }
             _ => None,
         }
     })

@@ -36,7 +36,11 @@ pub fn build_info() -> BuildInfo {
     let libjpeg_turbo = cfg!(feature = "libjpeg-turbo");
     BuildInfo {
         version: env!("CARGO_PKG_VERSION"),
-        jpeg_decoder: if libjpeg_turbo { "libjpeg-turbo" } else { "zune-jpeg" },
+        jpeg_decoder: if libjpeg_turbo {
+            "libjpeg-turbo"
+        } else {
+            "zune-jpeg"
+        },
         libjpeg_turbo_version: libjpeg_turbo
             .then_some(env!("IMAGEGPT_LIBJPEG_TURBO_VERSION"))
             .filter(|v| !v.is_empty()),
@@ -52,7 +56,12 @@ pub fn build_info() -> BuildInfo {
 
 #[cfg(all(
     feature = "libjpeg-turbo",
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", target_arch = "arm")
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )
 ))]
 fn jpeg_simd() -> Option<bool> {
     use std::os::raw::c_int;
@@ -67,13 +76,22 @@ fn jpeg_simd() -> Option<bool> {
     // SAFETY: the three functions take no arguments and only read CPU flags (cpuid on x86, the
     // auxiliary vector or compile-time Neon on Arm) and the JSIMD_FORCE* environment variables into
     // libjpeg-turbo's static state, which its own decoder does on every call as well.
-    let all = unsafe { jsimd_can_idct_islow() != 0 && jsimd_can_h2v2_fancy_upsample() != 0 && jsimd_can_ycc_rgb() != 0 };
+    let all = unsafe {
+        jsimd_can_idct_islow() != 0
+            && jsimd_can_h2v2_fancy_upsample() != 0
+            && jsimd_can_ycc_rgb() != 0
+    };
     Some(all)
 }
 
 #[cfg(not(all(
     feature = "libjpeg-turbo",
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64", target_arch = "arm")
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )
 )))]
 fn jpeg_simd() -> Option<bool> {
     None
@@ -119,7 +137,10 @@ mod tests {
             assert_eq!(version.split('.').count(), 3, "{version}");
         }
         // The shipped build requires libjpeg-turbo's SIMD on these architectures.
-        if cfg!(all(feature = "libjpeg-turbo", any(target_arch = "x86_64", target_arch = "aarch64"))) {
+        if cfg!(all(
+            feature = "libjpeg-turbo",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )) {
             assert_eq!(info.jpeg_simd, Some(true));
         }
     }

@@ -1763,7 +1763,8 @@ fn tiff_error(e: tiff::TiffError) -> DecodeError {
         },
         tiff::TiffError::LimitsExceeded => DecodeError::Unsupported {
             format,
-            detail: "its strips or tiles need more memory than 16 bytes per pixel (or 1 MiB)".into(),
+            detail: "its strips or tiles need more memory than 16 bytes per pixel (or 1 MiB)"
+                .into(),
         },
         other => DecodeError::Corrupt {
             format,
@@ -2286,17 +2287,26 @@ mod tests {
     fn read_file_refuses_what_is_not_a_regular_file_and_sniffs_first() {
         let t = std::time::Instant::now();
         let e = read_file(Path::new("/dev/zero")).unwrap_err();
-        assert!(e.to_string().contains("not a regular file (a character device)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("not a regular file (a character device)"),
+            "{e}"
+        );
         let dir = std::env::temp_dir().join(format!("igr-read-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let e = read_file(&dir).unwrap_err();
         assert!(e.to_string().contains("a directory"), "{e}");
         // a large file that is not an image: one small read, then decode says what it is
         let big = dir.join("big.png");
-        std::fs::File::create(&big).and_then(|f| f.set_len(3 << 30)).expect("sparse file");
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(3 << 30))
+            .expect("sparse file");
         let head = read_file(&big).expect("head");
         assert_eq!(head.len(), SNIFF_BYTES);
-        assert_eq!(decode(&head, &DecodeOptions::default()).unwrap_err().kind(), "unknown-format");
+        assert_eq!(
+            decode(&head, &DecodeOptions::default()).unwrap_err().kind(),
+            "unknown-format"
+        );
         assert!(t.elapsed().as_secs_f64() < 1.0);
         // short files and real images are read whole
         std::fs::write(&big, b"GIF8").expect("write");

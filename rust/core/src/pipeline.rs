@@ -244,9 +244,16 @@ mod tests {
         s.height = usize::MAX / 2;
         s.width = 3;
         let e = s.sequence_length().unwrap_err();
-        assert!(e.contains("too large") && e.contains(&format!("{}x3", usize::MAX / 2)), "{e}");
+        assert!(
+            e.contains("too large") && e.contains(&format!("{}x3", usize::MAX / 2)),
+            "{e}"
+        );
         let px = gradient(2, 2);
-        let src = Source::Rgb { data: &px, width: 2, height: 2 };
+        let src = Source::Rgb {
+            data: &px,
+            width: 2,
+            height: 2,
+        };
         let r = encode_batch(&[src], &s, &q, &mut [0u16; 4], &AtomicBool::new(false));
         assert!(r[0].as_ref().unwrap_err().contains("too large"));
         s.height = 1 << 20;

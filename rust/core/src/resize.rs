@@ -390,7 +390,10 @@ impl WindowGeom {
     /// weights are evaluated twice instead of stored, so no double table is needed.
     fn weights(&self, xx: usize, k: &mut [i32]) {
         let (center, xmin, _, _) = self.window(xx);
-        let w = |x: usize| self.filter.eval(((x + xmin) as f64 - center + 0.5) * self.ss);
+        let w = |x: usize| {
+            self.filter
+                .eval(((x + xmin) as f64 - center + 0.5) * self.ss)
+        };
         let mut ww = 0.0f64;
         for x in 0..k.len() {
             ww += w(x);
@@ -496,7 +499,10 @@ impl AxisCoeffs {
             self.geom.weights(xx, k);
             (start, k)
         } else {
-            (start, &self.fixed[xx * self.stride..xx * self.stride + count])
+            (
+                start,
+                &self.fixed[xx * self.stride..xx * self.stride + count],
+            )
         }
     }
 
@@ -1891,7 +1897,13 @@ mod tests {
 
     #[test]
     fn windows_computed_on_use_equal_the_stored_table() {
-        for f in [Filter::Lanczos, Filter::Bilinear, Filter::Bicubic, Filter::Box, Filter::Hamming] {
+        for f in [
+            Filter::Lanczos,
+            Filter::Bilinear,
+            Filter::Bicubic,
+            Filter::Box,
+            Filter::Hamming,
+        ] {
             for (i, o) in [(1000, 7), (7, 1000), (50_000, 3), (3, 17), (12345, 12344)] {
                 let eager = AxisCoeffs::with_box_limit(i, 0.0, i as f32, o, f, usize::MAX).unwrap();
                 let lazy = AxisCoeffs::with_box_limit(i, 0.0, i as f32, o, f, 0).unwrap();
@@ -1899,7 +1911,11 @@ mod tests {
                 assert_eq!(eager.bounds, lazy.bounds);
                 let (mut s1, mut s2) = (eager.scratch().unwrap(), lazy.scratch().unwrap());
                 for xx in 0..o {
-                    assert_eq!(eager.window(xx, &mut s1), lazy.window(xx, &mut s2), "{f} {i}->{o} {xx}");
+                    assert_eq!(
+                        eager.window(xx, &mut s1),
+                        lazy.window(xx, &mut s2),
+                        "{f} {i}->{o} {xx}"
+                    );
                 }
             }
         }
@@ -1929,11 +1945,18 @@ mod tests {
                     let plan = ResizePlan::new(w, h, ow, oh, f, compat).unwrap();
                     if c == 4 {
                         // premultiplied: compare with the serial path only
-                        assert_eq!(plan.run(&img, true).unwrap(), plan.run(&img, false).unwrap());
+                        assert_eq!(
+                            plan.run(&img, true).unwrap(),
+                            plan.run(&img, false).unwrap()
+                        );
                         continue;
                     }
                     let want = reference(&px, w, h, c, ow, oh, f, plan.vertical_first());
-                    assert_eq!(plan.run(&img, true).unwrap(), want, "{w}x{h}x{c} -> {ow}x{oh} {f}");
+                    assert_eq!(
+                        plan.run(&img, true).unwrap(),
+                        want,
+                        "{w}x{h}x{c} -> {ow}x{oh} {f}"
+                    );
                 }
             }
         }

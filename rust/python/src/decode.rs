@@ -93,7 +93,8 @@ fn decode_image<'py>(
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = crate::threads::detach_guarded(py, "decode_image", || decode::decode(data, &opts))?;
+    let result =
+        crate::threads::detach_guarded(py, "decode_image", || decode::decode(data, &opts))?;
     match result {
         Ok(img) => to_array(py, img),
         Err(e) => Err(decode_error(py, None, &e)),

@@ -68,7 +68,8 @@ fn run_detached<T: Send>(
     progress: Option<Py<PyAny>>,
     f: impl FnOnce(&mut kmeans::ProgressFn<'_>) -> Result<T, KMeansError> + Send,
 ) -> PyResult<T> {
-    imagegpt_core::parallel::check_threads(num_threads).map_err(|m| py_error(py, "InputError", m))?;
+    imagegpt_core::parallel::check_threads(num_threads)
+        .map_err(|m| py_error(py, "InputError", m))?;
     let mut failure: Option<PyErr> = None;
     let result = {
         let failure = &mut failure;
@@ -97,7 +98,9 @@ fn run_detached<T: Send>(
         };
         py.detach(|| -> Result<Result<T, KMeansError>, String> {
             let threads = imagegpt_core::parallel::check_threads(num_threads)?;
-            Ok(imagegpt_core::parallel::install_with(threads, || f(&mut callback)))
+            Ok(imagegpt_core::parallel::install_with(threads, || {
+                f(&mut callback)
+            }))
         })
     };
     match result {

@@ -87,7 +87,13 @@ pub(crate) fn extract<'py>(
         let len = height
             .checked_mul(width)
             .and_then(|n| n.checked_mul(channels))
-            .ok_or_else(|| py_error(py, "InputError", format!("{what} of shape {shape:?} is too large")))?;
+            .ok_or_else(|| {
+                py_error(
+                    py,
+                    "InputError",
+                    format!("{what} of shape {shape:?} is too large"),
+                )
+            })?;
         let mut copy = Vec::new();
         copy.try_reserve_exact(len).map_err(|_| {
             py_error(

@@ -22,7 +22,8 @@ pub fn detach_guarded<R: Send>(
 ) -> PyResult<R> {
     // AssertUnwindSafe: after a panic the closure's captures are dropped unused; nothing it touched
     // is read again (the error is returned instead of the value).
-    let result = py.detach(|| catch_unwind(AssertUnwindSafe(|| imagegpt_core::parallel::install(f))));
+    let result =
+        py.detach(|| catch_unwind(AssertUnwindSafe(|| imagegpt_core::parallel::install(f))));
     result.map_err(|payload| {
         let why = payload
             .downcast_ref::<&str>()
