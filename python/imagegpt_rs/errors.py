@@ -7,6 +7,8 @@ transformers would raise one. The Rust core raises these by name (``rust/python/
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ImageGPTError",
     "ConfigValidationError",
@@ -24,30 +26,43 @@ class ImageGPTError(Exception):
     """Base class of every error imagegpt-rs raises on purpose."""
 
 
-class ConfigValidationError(ImageGPTError, ValueError):
+class _ConfigProblems:
+    """What ConfigValidationError and ConfigValidationWarning share: ``errors`` as ``{"field", "value",
+    "rule"}`` dicts, and a message built from the Rust core's ``(field, value, rule)`` tuples."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)  # type: ignore[call-arg]
+        self.errors: list[dict[str, str]] = list(errors or [])
+
+    @staticmethod
+    def _headline(n: int) -> str:
+        raise NotImplementedError
+
+    _footer: str | None = None
+
+    @classmethod
+    def from_violations(cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None) -> Any:
+        """Builds the error (or warning) from ``(field, value, rule)`` tuples as the Rust core returns them."""
+        where = f" (from {source})" if source else ""
+        lines = [f"{owner}{where} has {cls._headline(len(violations))}:"]
+        lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
+        if cls._footer:
+            lines.append(cls._footer)
+        return cls("\n".join(lines), [{"field": f, "value": v, "rule": r} for f, v, r in violations])
+
+
+class ConfigValidationError(_ConfigProblems, ImageGPTError, ValueError):
     """A config (model or processor) breaks one or more rules.
 
     ``errors`` lists every problem as ``{"field", "value", "rule"}`` dicts; the message names each.
     """
 
-    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.errors: list[dict[str, str]] = list(errors or [])
-
-    @classmethod
-    def from_violations(
-        cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> ConfigValidationError:
-        """Builds the error from ``(field, value, rule)`` tuples as the Rust core returns them."""
-        where = f" (from {source})" if source else ""
-        n = len(violations)
-        lines = [f"{owner}{where} has {n} invalid field{'s' if n != 1 else ''}:"]
-        lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
-        errors = [{"field": f, "value": v, "rule": r} for f, v, r in violations]
-        return cls("\n".join(lines), errors)
+    @staticmethod
+    def _headline(n: int) -> str:
+        return f"{n} invalid field{'s' if n != 1 else ''}"
 
 
-class ConfigValidationWarning(UserWarning):
+class ConfigValidationWarning(_ConfigProblems, UserWarning):
     """A config that transformers accepts but that cannot build a working model (``n_embd`` not divisible by
     ``n_head``, a size of 0, a dropout of 1.5, an unknown activation name, ...).
 
@@ -56,20 +71,11 @@ class ConfigValidationWarning(UserWarning):
     ``strict=True`` or ``config.validate()`` turn these into :class:`ConfigValidationError`.
     """
 
-    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.errors: list[dict[str, str]] = list(errors or [])
+    _footer = "(accepted as transformers accepts it; strict=True or config.validate() raises)"
 
-    @classmethod
-    def from_violations(
-        cls, owner: str, violations: list[tuple[str, str, str]], source: str | None = None
-    ) -> ConfigValidationWarning:
-        where = f" (from {source})" if source else ""
-        n = len(violations)
-        lines = [f"{owner}{where} has {n} value{'s' if n != 1 else ''} that cannot build a model:"]
-        lines += [f"  {field} = {value}: {rule}" for field, value, rule in violations]
-        lines.append("(accepted as transformers accepts it; strict=True or config.validate() raises)")
-        return cls("\n".join(lines), [{"field": f, "value": v, "rule": r} for f, v, r in violations])
+    @staticmethod
+    def _headline(n: int) -> str:
+        return f"{n} value{'s' if n != 1 else ''} that cannot build a model"
 
 
 class PaletteError(ImageGPTError, ValueError):
