@@ -107,16 +107,8 @@ class Report:
 def banner(packages: list[str]) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['os']}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
     vs = []
     for p in packages:
