@@ -29,5 +29,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     decode::register(m)?;
     kmeans::register(m)?;
     tar::register(m)?;
+    m.add_function(wrap_pyfunction!(threads::_panic_for_test, m)?)?;
     Ok(())
 }
