@@ -4,6 +4,7 @@ point (every one runs inside ``threads::guard``, which turns a panic into ``Inte
 
 from __future__ import annotations
 
+import io
 import pathlib
 import re
 import subprocess
@@ -13,6 +14,7 @@ import types
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from imagegpt_rs import _native, errors
 from imagegpt_rs.errors import ImageDecodeError, ImageGPTError, InputError, InternalError, PaletteError
@@ -33,6 +35,13 @@ def _clusters(k: int = 4) -> np.ndarray:
 
 
 # --- issue 14: each core error kind reaches Python as its documented class ---------------------------
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buf, "PNG")
+    return buf.getvalue()
+
 
 # (core error and variant, call, class, a piece of the message naming the field / index / value)
 _U8 = np.zeros((4, 4, 3), np.uint8)
@@ -58,7 +67,13 @@ CASES = [
         ImageDecodeError,
         "cannot decode image file '/nonexistent/x.png': cannot read the file",
     ),
-    # ResizeError -> InputError (a ValueError)
+    (
+        "DecodeError::TooManyPixels",
+        lambda: _native.decode_image(_png(5, 4), max_pixels=10),
+        ImageDecodeError,
+        "PNG image of 5x4 = 20 pixels exceeds the limit of 10 pixels",
+    ),
+    # ResizeError -> InputError (a ValueError); OutOfMemory -> MemoryError (test below)
     ("ResizeError::Filter", lambda: _native.resize(_U8, 2, 2, 9, (11, 0)), InputError, "unknown resampling filter 9"),
     (
         "ResizeError::Compat",
@@ -177,6 +192,25 @@ def test_core_error_reaches_python_as_its_class(case: str, call, cls: type[Excep
     text = _raises(cls, call)
     assert message in text
     assert isinstance(cls, type) and issubclass(cls, ImageGPTError)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS")
+def test_resize_out_of_memory_is_a_memory_error() -> None:
+    # ResizeError::OutOfMemory: a 3 TB output under a 3 GiB address-space limit, in a child process.
+    code = textwrap.dedent(
+        """
+        import resource
+        import numpy as np
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        from imagegpt_rs import _native
+        try:
+            _native.resize(np.zeros((1, 1, 3), np.uint8), 1 << 20, 1 << 20, 2, (11, 0))
+        except BaseException as e:
+            print(type(e).__module__, type(e).__name__, "|", e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "builtins MemoryError | cannot allocate 3298534883328 bytes for the resized image"
 
 
 def test_decode_error_keeps_its_attributes() -> None:
