@@ -43,6 +43,10 @@ def build_info() -> dict[str, object]:
     (libjpeg-turbo's SIMD code linked in and used on this CPU), ``target_arch``, ``target_os``,
     ``compiled_target_features``, ``quantize_kernel``, ``resize_kernel``, ``optimized``."""
 
+def _panic_for_test(site: str) -> None:
+    """Test-only (tests/test_native_errors.py), not public API: panics inside the entry-point guard at
+    ``site`` ("here", "detached", "worker", "payload"), so raises ``imagegpt_rs.errors.InternalError``."""
+
 def config_violations(fields: dict[str, object]) -> list[tuple[str, str, str, bool]]: ...
 def validated_config_fields() -> list[str]: ...
 def activation_functions() -> list[str]: ...

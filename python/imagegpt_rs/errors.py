@@ -2,7 +2,10 @@
 
 Every class subclasses :class:`ImageGPTError` and the built-in exception users already catch
 (``ValueError``, ``TypeError``, ``OSError``), so ``except ValueError`` keeps working where
-transformers would raise one. The Rust core raises these by name (``rust/python/src/errors.rs``).
+transformers would raise one. The native module raises ``InputError``, ``PaletteError``,
+``ImageDecodeError`` and ``InternalError``: ``rust/python/src/errors.rs`` fetches them from this module once
+(at its first raise) and maps every core error to one of them in a single exhaustive ``match``; renaming
+one of those four here needs the same change there (tests/test_native_errors.py checks every mapping).
 """
 
 from __future__ import annotations
@@ -98,8 +101,8 @@ class ManifestError(ImageGPTError, ValueError):
 class InternalError(ImageGPTError, RuntimeError):
     """A bug in imagegpt-rs (a Rust panic caught at the boundary); the message names the call.
 
-    Raised instead of pyo3's ``PanicException`` (a ``BaseException``), so ``except Exception`` sees
-    it. Please report it."""
+    Every native entry point runs inside one guard that raises this instead of pyo3's ``PanicException``
+    (a ``BaseException``), so ``except Exception`` sees it. Please report it."""
 
 
 class ConfigFileError(ConfigValidationError, OSError):

@@ -4,6 +4,8 @@ use imagegpt_core::config::{self, Value, Violation};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use crate::threads::guard;
+
 /// Reduces a Python object to the [`Value`] the rules look at. A list or tuple becomes a
 /// [`Value::List`] of its items; lists nested inside it are not descended into (no rule needs them,
 /// and it keeps the recursion one level deep whatever the input).
@@ -69,28 +71,34 @@ fn to_tuples(v: Vec<Violation>) -> Vec<(String, String, String)> {
 /// `fatal` is true when transformers refuses the value too (see `Violation::fatal`).
 #[pyfunction]
 fn config_violations(fields: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String, String, bool)>> {
-    let mut values = Vec::with_capacity(fields.len());
-    for name in config::validated_fields() {
-        if let Some(v) = fields.get_item(name)? {
-            values.push((name.to_owned(), to_value(&v)?));
+    guard("config_violations", || {
+        let mut values = Vec::with_capacity(fields.len());
+        for name in config::validated_fields() {
+            if let Some(v) = fields.get_item(name)? {
+                values.push((name.to_owned(), to_value(&v)?));
+            }
         }
-    }
-    Ok(config::validate_imagegpt_config(&values)
-        .into_iter()
-        .map(|x| (x.field, x.value, x.rule, x.fatal))
-        .collect())
+        Ok(config::validate_imagegpt_config(&values)
+            .into_iter()
+            .map(|x| (x.field, x.value, x.rule, x.fatal))
+            .collect())
+    })
 }
 
 /// The names of the fields `config_violations` checks.
 #[pyfunction]
-fn validated_config_fields() -> Vec<&'static str> {
-    config::validated_fields().collect()
+fn validated_config_fields() -> PyResult<Vec<&'static str>> {
+    guard("validated_config_fields", || {
+        Ok(config::validated_fields().collect())
+    })
 }
 
 /// The activation names the config accepts (transformers' `ACT2FN` keys).
 #[pyfunction]
-fn activation_functions() -> Vec<&'static str> {
-    config::ACTIVATION_FUNCTIONS.to_vec()
+fn activation_functions() -> PyResult<Vec<&'static str>> {
+    guard("activation_functions", || {
+        Ok(config::ACTIVATION_FUNCTIONS.to_vec())
+    })
 }
 
 /// Violations of the model/preprocessing contract (see `imagegpt_rs.check_compatible`).
@@ -101,13 +109,15 @@ fn compatibility_violations(
     n_positions: i64,
     n_clusters: Option<i64>,
     image_size: Option<(i64, i64)>,
-) -> Vec<(String, String, String)> {
-    to_tuples(config::check_compatible(
-        vocab_size,
-        n_positions,
-        n_clusters,
-        image_size,
-    ))
+) -> PyResult<Vec<(String, String, String)>> {
+    guard("compatibility_violations", || {
+        Ok(to_tuples(config::check_compatible(
+            vocab_size,
+            n_positions,
+            n_clusters,
+            image_size,
+        )))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -8,7 +8,8 @@ use imagegpt_core::decode::{
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 
-use crate::errors::py_error;
+use crate::errors::{Class, CoreError};
+use crate::threads::{detach, guard};
 
 /// Builds an `ImageDecodeError` (an `OSError`) whose message names the source and the reason, with
 /// the attributes `path` (the path, or None for bytes) and `kind` (`DecodeError::kind`). (Not
@@ -18,7 +19,7 @@ fn decode_error(py: Python<'_>, source: Option<&str>, e: &DecodeError) -> PyErr 
         Some(path) => format!("cannot decode image file '{path}': {e}"),
         None => format!("cannot decode image bytes: {e}"),
     };
-    let err = py_error(py, "ImageDecodeError", message);
+    let err = e.class().err(py, message);
     let value = err.value(py);
     // Best effort: the message already carries everything.
     let _ = value.setattr("path", source);
@@ -41,12 +42,11 @@ fn options(
                     "jpeg_decoder={name:?} is not compiled into this build (use {:?})",
                     JpegDecoder::DEFAULT.name()
                 );
-                return Err(py_error(py, "InputError", msg));
+                return Err(Class::Input.err(py, msg));
             }
             None => {
-                return Err(py_error(
+                return Err(Class::Input.err(
                     py,
-                    "InputError",
                     format!("jpeg_decoder must be 'libjpeg-turbo' or 'zune-jpeg', got {name:?}"),
                 ))
             }
@@ -54,17 +54,14 @@ fn options(
     };
     if let Some((w, h)) = draft {
         if w == 0 || h == 0 {
-            return Err(py_error(
-                py,
-                "InputError",
-                format!("draft size must be positive, got ({w}, {h})"),
-            ));
+            return Err(
+                Class::Input.err(py, format!("draft size must be positive, got ({w}, {h})"))
+            );
         }
     }
     if max_pixels == Some(0) {
-        return Err(py_error(
+        return Err(Class::Input.err(
             py,
-            "InputError",
             String::from("max_pixels must be positive or None, got 0"),
         ));
     }
@@ -92,13 +89,13 @@ fn decode_image<'py>(
     draft: Option<(u32, u32)>,
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result =
-        crate::threads::detach_guarded(py, "decode_image", || decode::decode(data, &opts))?;
-    match result {
-        Ok(img) => to_array(py, img),
-        Err(e) => Err(decode_error(py, None, &e)),
-    }
+    guard("decode_image", || {
+        let opts = options(py, max_pixels, draft, jpeg_decoder)?;
+        match detach(py, || decode::decode(data, &opts)) {
+            Ok(img) => to_array(py, img),
+            Err(e) => Err(decode_error(py, None, &e)),
+        }
+    })
 }
 
 /// Reads and decodes an image file; errors name the file. See `decode_image`. `path` is a `str`
@@ -113,15 +110,14 @@ fn decode_image_file<'py>(
     draft: Option<(u32, u32)>,
     jpeg_decoder: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = options(py, max_pixels, draft, jpeg_decoder)?;
-    let result = crate::threads::detach_guarded(py, "decode_image_file", || {
-        decode::decode_file(&path, &opts)
-    })?;
-    match result {
-        Ok(img) => to_array(py, img),
-        // the name as the file system spells it, undecodable bytes shown as U+FFFD
-        Err(e) => Err(decode_error(py, Some(&path.to_string_lossy()), &e)),
-    }
+    guard("decode_image_file", || {
+        let opts = options(py, max_pixels, draft, jpeg_decoder)?;
+        match detach(py, || decode::decode_file(&path, &opts)) {
+            Ok(img) => to_array(py, img),
+            // the name as the file system spells it, undecodable bytes shown as U+FFFD
+            Err(e) => Err(decode_error(py, Some(&path.to_string_lossy()), &e)),
+        }
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

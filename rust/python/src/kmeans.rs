@@ -7,21 +7,13 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::errors::py_error;
-
-fn to_py_err(py: Python<'_>, e: KMeansError) -> PyErr {
-    let class = match e {
-        KMeansError::Init(_) => "PaletteError",
-        _ => "InputError",
-    };
-    py_error(py, class, e.to_string())
-}
+use crate::errors::{Class, CoreError, CoreMessage};
+use crate::threads::{detach, guard};
 
 fn rows3(py: Python<'_>, a: &PyReadonlyArray2<'_, f64>, name: &str) -> PyResult<Vec<[f64; 3]>> {
     if a.shape()[1] != 3 {
-        return Err(py_error(
+        return Err(Class::Input.err(
             py,
-            "InputError",
             format!("{name} must have shape (n, 3), got {:?}", a.shape()),
         ));
     }
@@ -44,8 +36,7 @@ fn options(
 ) -> PyResult<KMeansOptions> {
     let init = match init {
         Some(a) => Some(
-            rows3(py, &a, "init")
-                .map_err(|e| py_error(py, "PaletteError", e.value(py).to_string()))?,
+            rows3(py, &a, "init").map_err(|e| Class::Palette.err(py, e.value(py).to_string()))?,
         ),
         None => None,
     };
@@ -69,7 +60,7 @@ fn run_detached<T: Send>(
     f: impl FnOnce(&mut kmeans::ProgressFn<'_>) -> Result<T, KMeansError> + Send,
 ) -> PyResult<T> {
     imagegpt_core::parallel::check_threads(num_threads)
-        .map_err(|m| py_error(py, "InputError", m))?;
+        .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
     let mut failure: Option<PyErr> = None;
     let result = {
         let failure = &mut failure;
@@ -104,12 +95,12 @@ fn run_detached<T: Send>(
         })
     };
     match result {
-        Err(msg) => Err(py_error(py, "InputError", msg)),
+        Err(msg) => Err(CoreMessage::Threads(msg).to_py(py)),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(KMeansError::Cancelled)) => {
-            Err(failure.unwrap_or_else(|| to_py_err(py, KMeansError::Cancelled)))
+            Err(failure.unwrap_or_else(|| KMeansError::Cancelled.to_py(py)))
         }
-        Ok(Err(e)) => Err(to_py_err(py, e)),
+        Ok(Err(e)) => Err(e.to_py(py)),
     }
 }
 
@@ -129,33 +120,36 @@ struct PyColorHistogram {
 #[pymethods]
 impl PyColorHistogram {
     #[new]
-    fn new() -> Self {
-        Self {
-            inner: kmeans::ColorHistogram::new(),
-        }
+    fn new() -> PyResult<Self> {
+        guard("ColorHistogram.__new__", || {
+            Ok(Self {
+                inner: kmeans::ColorHistogram::new(),
+            })
+        })
     }
 
     /// Adds a C-contiguous uint8 array whose last axis holds R, G, B.
     fn add(&mut self, py: Python<'_>, pixels: PyReadonlyArrayDyn<'_, u8>) -> PyResult<()> {
-        let shape = pixels.shape().to_vec();
-        if shape.last() != Some(&3) {
-            return Err(py_error(
-                py,
-                "InputError",
-                format!("pixels must have a last axis of 3 (RGB), got shape {shape:?}"),
-            ));
-        }
-        let data = pixels
-            .as_slice()
-            .map_err(|_| py_error(py, "InputError", "pixels must be C-contiguous".into()))?;
-        let inner = &mut self.inner;
-        crate::threads::detach(py, || inner.add_rgb(data)).map_err(|e| to_py_err(py, e))
+        guard("ColorHistogram.add", || {
+            let shape = pixels.shape().to_vec();
+            if shape.last() != Some(&3) {
+                return Err(Class::Input.err(
+                    py,
+                    format!("pixels must have a last axis of 3 (RGB), got shape {shape:?}"),
+                ));
+            }
+            let data = pixels
+                .as_slice()
+                .map_err(|_| Class::Input.err(py, "pixels must be C-contiguous"))?;
+            let inner = &mut self.inner;
+            detach(py, || inner.add_rgb(data)).map_err(|e| e.to_py(py))
+        })
     }
 
     /// Pixels counted so far.
     #[getter]
-    fn n_pixels(&self) -> u64 {
-        self.inner.n_pixels()
+    fn n_pixels(&self) -> PyResult<u64> {
+        guard("ColorHistogram.n_pixels", || Ok(self.inner.n_pixels()))
     }
 
     /// The distinct colors (uint8, (m, 3), sorted by r, g, b) and their counts (uint64, (m,)).
@@ -163,13 +157,15 @@ impl PyColorHistogram {
         &self,
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<u64>>)> {
-        let inner = &self.inner;
-        let (keys, counts) = crate::threads::detach(py, || inner.keys_counts());
-        let flat: Vec<u8> = keys.iter().flat_map(|&k| kmeans::key_color(k)).collect();
-        let colors = PyArray1::from_vec(py, flat)
-            .reshape([keys.len(), 3])?
-            .into_any();
-        Ok((colors, PyArray1::from_vec(py, counts)))
+        guard("ColorHistogram.colors", || {
+            let inner = &self.inner;
+            let (keys, counts) = detach(py, || inner.keys_counts());
+            let flat: Vec<u8> = keys.iter().flat_map(|&k| kmeans::key_color(k)).collect();
+            let colors = PyArray1::from_vec(py, flat)
+                .reshape([keys.len(), 3])?
+                .into_any();
+            Ok((colors, PyArray1::from_vec(py, counts)))
+        })
     }
 
     /// Fits a palette to the counted colors: `(centers, inertia, n_iter, converged, n_pixels,
@@ -188,19 +184,21 @@ impl PyColorHistogram {
         num_threads: Option<i64>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, f64, usize, bool, u64, usize)> {
-        let opts = options(py, n_clusters, max_iter, tol, seed, init, n_local_trials)?;
-        let inner = &self.inner;
-        let fit = run_detached(py, num_threads, progress, |cb| {
-            kmeans::fit_palette(inner, &opts, Some(cb))
-        })?;
-        Ok((
-            centers_array(py, &fit.centers)?,
-            fit.inertia,
-            fit.n_iter,
-            fit.converged,
-            fit.n_pixels,
-            fit.n_distinct,
-        ))
+        guard("ColorHistogram.fit", || {
+            let opts = options(py, n_clusters, max_iter, tol, seed, init, n_local_trials)?;
+            let inner = &self.inner;
+            let fit = run_detached(py, num_threads, progress, |cb| {
+                kmeans::fit_palette(inner, &opts, Some(cb))
+            })?;
+            Ok((
+                centers_array(py, &fit.centers)?,
+                fit.inertia,
+                fit.n_iter,
+                fit.converged,
+                fit.n_pixels,
+                fit.n_distinct,
+            ))
+        })
     }
 }
 
@@ -221,18 +219,20 @@ fn kmeans_fit<'py>(
     num_threads: Option<i64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, f64, usize, bool)> {
-    let pts = rows3(py, &points, "points")?;
-    let w: Option<Vec<f64>> = weights.map(|w| w.as_array().to_vec());
-    let opts = options(py, n_clusters, max_iter, tol, seed, init, n_local_trials)?;
-    let r = run_detached(py, num_threads, progress, |cb| {
-        kmeans::kmeans(&pts, w.as_deref(), &opts, Some(cb))
-    })?;
-    Ok((
-        centers_array(py, &r.centers)?,
-        r.inertia,
-        r.n_iter,
-        r.converged,
-    ))
+    guard("kmeans_fit", || {
+        let pts = rows3(py, &points, "points")?;
+        let w: Option<Vec<f64>> = weights.map(|w| w.as_array().to_vec());
+        let opts = options(py, n_clusters, max_iter, tol, seed, init, n_local_trials)?;
+        let r = run_detached(py, num_threads, progress, |cb| {
+            kmeans::kmeans(&pts, w.as_deref(), &opts, Some(cb))
+        })?;
+        Ok((
+            centers_array(py, &r.centers)?,
+            r.inertia,
+            r.n_iter,
+            r.converged,
+        ))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

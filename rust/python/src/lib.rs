@@ -29,5 +29,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     decode::register(m)?;
     kmeans::register(m)?;
     tar::register(m)?;
+    // setattr, not add_function: the test-only trigger stays out of `__all__`.
+    m.setattr(
+        "_panic_for_test",
+        wrap_pyfunction!(threads::_panic_for_test, m)?,
+    )?;
     Ok(())
 }

@@ -12,12 +12,12 @@ use imagegpt_core::pipeline::{encode_batch, EncodeSettings, Source};
 use imagegpt_core::quantize::{OutId, Quantizer};
 use imagegpt_core::resize::{Filter, PillowCompat};
 use numpy::{PyArray1, PyArrayMethods};
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use crate::errors::py_error;
+use crate::errors::{Class, CoreError, CoreMessage};
 use crate::quantize::PyColorQuantizer;
 use crate::resize::extract;
+use crate::threads::guard;
 
 #[derive(Clone, Copy)]
 enum Dtype {
@@ -49,18 +49,16 @@ impl EncodeJob {
         let len = self
             .settings
             .sequence_length()
-            .map_err(|m| py_error(py, "InputError", m))?;
+            .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))?;
         let total = sources.len().checked_mul(len).ok_or_else(|| {
-            py_error(
+            Class::Input.err(
                 py,
-                "InputError",
                 format!("{} images of {len} ids do not fit in memory", sources.len()),
             )
         })?;
         let mut out: Vec<O> = Vec::new();
-        out.try_reserve_exact(total).map_err(|_| {
-            pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output ids")
-        })?;
+        out.try_reserve_exact(total)
+            .map_err(|_| Class::Memory.err(py, "cannot allocate the output ids"))?;
         out.resize(total, O::from_id(0));
         let mut batch = |cancel: &AtomicBool| {
             let work = || encode_batch(sources, &self.settings, &self.quantizer, &mut out, cancel);
@@ -125,20 +123,21 @@ impl EncodeJob {
                 cv.notify_all();
                 result
             });
-            let joined = |h: std::thread::ScopedJoinHandle<'_, R>| {
-                h.join()
-                    .map_err(|_| PyRuntimeError::new_err("the encoding thread panicked"))
-            };
             loop {
                 let finished = py.detach(|| wait(Some(Duration::from_millis(50))));
                 if finished || handle.is_finished() {
-                    return joined(handle);
+                    // A panic of the helper thread goes on unwinding here, up to the entry
+                    // point's guard (an InternalError naming the method).
+                    return Ok(handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
                 }
                 if let Err(interrupt) = py.check_signals() {
                     cancel.store(true, Ordering::Relaxed);
                     // Only the images already started still run; wait for them outside the GIL.
                     py.detach(|| wait(None));
-                    let _ = joined(handle);
+                    // The interrupt is what the user asked for; a panic of the helper is dropped.
+                    let _ = handle.join();
                     return Err(interrupt);
                 }
             }
@@ -179,88 +178,101 @@ impl EncodeJob {
         max_pixels: Option<i64>,
         draft: bool,
     ) -> PyResult<Self> {
-        let input_error = |msg: String| py_error(py, "InputError", msg);
-        if height == 0 || width == 0 {
-            return Err(input_error(format!(
-                "size must be positive, got {height}x{width}"
-            )));
-        }
-        let filter = Filter::from_code(resample).map_err(|e| input_error(e.to_string()))?;
-        let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
-            .map_err(|e| input_error(e.to_string()))?;
-        let dtype = match dtype {
-            "uint16" => Dtype::U16,
-            "int32" => Dtype::I32,
-            "int64" => Dtype::I64,
-            other => {
+        guard("EncodeJob.__new__", || {
+            let input_error = |msg: String| Class::Input.err(py, msg);
+            if height == 0 || width == 0 {
                 return Err(input_error(format!(
-                    "dtype must be uint16, int32 or int64, got {other}"
-                )))
+                    "size must be positive, got {height}x{width}"
+                )));
             }
-        };
-        let max_pixels = match max_pixels {
-            None => Some(DEFAULT_MAX_PIXELS),
-            Some(n) if n < 0 => None,
-            Some(n) => Some(n as u64),
-        };
-        let threads = imagegpt_core::parallel::check_threads(num_threads).map_err(input_error)?;
-        let decode = DecodeOptions {
-            max_pixels,
-            // a size past u32 cannot be a draft target (and fails the check below anyway)
-            draft: if draft {
-                Some((
-                    u32::try_from(width).unwrap_or(u32::MAX),
-                    u32::try_from(height).unwrap_or(u32::MAX),
-                ))
-            } else {
-                None
-            },
-            jpeg_decoder: JpegDecoder::DEFAULT,
-        };
-        let settings = EncodeSettings {
-            height,
-            width,
-            filter,
-            compat,
-            decode,
-        };
-        settings.sequence_length().map_err(input_error)?;
-        Ok(EncodeJob {
-            quantizer: Arc::clone(&quantizer.inner),
-            settings,
-            dtype,
-            threads,
+            let filter = Filter::from_code(resample).map_err(|e| e.to_py(py))?;
+            let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
+                .map_err(|e| e.to_py(py))?;
+            let dtype = match dtype {
+                "uint16" => Dtype::U16,
+                "int32" => Dtype::I32,
+                "int64" => Dtype::I64,
+                other => {
+                    return Err(input_error(format!(
+                        "dtype must be uint16, int32 or int64, got {other}"
+                    )))
+                }
+            };
+            let max_pixels = match max_pixels {
+                None => Some(DEFAULT_MAX_PIXELS),
+                Some(n) if n < 0 => None,
+                Some(n) => Some(n as u64),
+            };
+            let threads = imagegpt_core::parallel::check_threads(num_threads)
+                .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
+            let decode = DecodeOptions {
+                max_pixels,
+                // a size past u32 cannot be a draft target (and fails the check below anyway)
+                draft: if draft {
+                    Some((
+                        u32::try_from(width).unwrap_or(u32::MAX),
+                        u32::try_from(height).unwrap_or(u32::MAX),
+                    ))
+                } else {
+                    None
+                },
+                jpeg_decoder: JpegDecoder::DEFAULT,
+            };
+            let settings = EncodeSettings {
+                height,
+                width,
+                filter,
+                compat,
+                decode,
+            };
+            settings
+                .sequence_length()
+                .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))?;
+            Ok(EncodeJob {
+                quantizer: Arc::clone(&quantizer.inner),
+                settings,
+                dtype,
+                threads,
+            })
         })
     }
 
     /// Tokens per image.
     #[getter]
     fn sequence_length(&self, py: Python<'_>) -> PyResult<usize> {
-        self.settings
-            .sequence_length()
-            .map_err(|m| py_error(py, "InputError", m))
+        guard("EncodeJob.sequence_length", || {
+            self.settings
+                .sequence_length()
+                .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))
+        })
     }
 
     /// The NumPy dtype name of the ids.
     #[getter]
-    fn dtype(&self) -> &'static str {
-        match self.dtype {
-            Dtype::U16 => "uint16",
-            Dtype::I32 => "int32",
-            Dtype::I64 => "int64",
-        }
+    fn dtype(&self) -> PyResult<&'static str> {
+        guard("EncodeJob.dtype", || {
+            Ok(match self.dtype {
+                Dtype::U16 => "uint16",
+                Dtype::I32 => "int32",
+                Dtype::I64 => "int64",
+            })
+        })
     }
 
     /// Encodes image files; see the class docs for the result.
     fn run_paths<'py>(&self, py: Python<'py>, paths: Vec<PathBuf>) -> PyResult<RunResult<'py>> {
-        let sources: Vec<Source<'_>> = paths.iter().map(|p| Source::Path(p)).collect();
-        self.run(py, &sources, true)
+        guard("EncodeJob.run_paths", || {
+            let sources: Vec<Source<'_>> = paths.iter().map(|p| Source::Path(p)).collect();
+            self.run(py, &sources, true)
+        })
     }
 
     /// Encodes encoded images held in byte strings.
     fn run_bytes<'py>(&self, py: Python<'py>, blobs: Vec<Vec<u8>>) -> PyResult<RunResult<'py>> {
-        let sources: Vec<Source<'_>> = blobs.iter().map(|b| Source::Bytes(b)).collect();
-        self.run(py, &sources, true)
+        guard("EncodeJob.run_bytes", || {
+            let sources: Vec<Source<'_>> = blobs.iter().map(|b| Source::Bytes(b)).collect();
+            self.run(py, &sources, true)
+        })
     }
 
     /// Encodes byte ranges of files (the members of tar shards): item `i` is `sizes[i]` bytes at
@@ -276,56 +288,55 @@ impl EncodeJob {
         offsets: Vec<u64>,
         sizes: Vec<u64>,
     ) -> PyResult<RunResult<'py>> {
-        if offsets.len() != sizes.len() || files.len() != sizes.len() {
-            return Err(py_error(
-                py,
-                "InputError",
-                format!(
-                    "{} file indices, {} offsets and {} sizes",
-                    files.len(),
-                    offsets.len(),
-                    sizes.len()
-                ),
-            ));
-        }
-        if let Some(&bad) = files.iter().find(|&&f| f >= paths.len()) {
-            return Err(py_error(
-                py,
-                "InputError",
-                format!("file index {bad} but {} paths", paths.len()),
-            ));
-        }
-        let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
-            // Unbuffered: each member is one seek and one read of exactly its bytes.
-            let mut open: Option<(usize, Result<std::fs::File, String>)> = None;
-            files
-                .iter()
-                .zip(offsets.iter().zip(&sizes))
-                .map(|(&f, (&o, &n))| {
-                    if open.as_ref().map(|(k, _)| *k) != Some(f) {
-                        let file = std::fs::File::open(&paths[f]).map_err(|e| e.to_string());
-                        open = Some((f, file));
-                    }
-                    match open.as_mut().map(|(_, file)| file) {
-                        Some(Ok(file)) => imagegpt_core::tar::read_range(file, o, n)
-                            .map_err(|e| format!("cannot read: {e}")),
-                        Some(Err(e)) => Err(format!("cannot read: {e}")),
-                        None => Err("cannot read: no file".to_owned()),
-                    }
-                })
-                .collect()
-        });
-        let sources: Vec<Source<'_>> = blobs
-            .iter()
-            .map(|b| Source::Bytes(b.as_deref().unwrap_or(&[])))
-            .collect();
-        let (ids, ok, mut failures) = self.run(py, &sources, true)?;
-        for (i, reason) in &mut failures {
-            if let Some(Err(e)) = blobs.get(*i) {
-                reason.clone_from(e);
+        guard("EncodeJob.run_ranges", || {
+            if offsets.len() != sizes.len() || files.len() != sizes.len() {
+                return Err(Class::Input.err(
+                    py,
+                    format!(
+                        "{} file indices, {} offsets and {} sizes",
+                        files.len(),
+                        offsets.len(),
+                        sizes.len()
+                    ),
+                ));
             }
-        }
-        Ok((ids, ok, failures))
+            if let Some(&bad) = files.iter().find(|&&f| f >= paths.len()) {
+                return Err(
+                    Class::Input.err(py, format!("file index {bad} but {} paths", paths.len()))
+                );
+            }
+            let blobs: Vec<Result<Vec<u8>, String>> = py.detach(|| {
+                // Unbuffered: each member is one seek and one read of exactly its bytes.
+                let mut open: Option<(usize, Result<std::fs::File, String>)> = None;
+                files
+                    .iter()
+                    .zip(offsets.iter().zip(&sizes))
+                    .map(|(&f, (&o, &n))| {
+                        if open.as_ref().map(|(k, _)| *k) != Some(f) {
+                            let file = std::fs::File::open(&paths[f]).map_err(|e| e.to_string());
+                            open = Some((f, file));
+                        }
+                        match open.as_mut().map(|(_, file)| file) {
+                            Some(Ok(file)) => imagegpt_core::tar::read_range(file, o, n)
+                                .map_err(|e| format!("cannot read: {e}")),
+                            Some(Err(e)) => Err(format!("cannot read: {e}")),
+                            None => Err("cannot read: no file".to_owned()),
+                        }
+                    })
+                    .collect()
+            });
+            let sources: Vec<Source<'_>> = blobs
+                .iter()
+                .map(|b| Source::Bytes(b.as_deref().unwrap_or(&[])))
+                .collect();
+            let (ids, ok, mut failures) = self.run(py, &sources, true)?;
+            for (i, reason) in &mut failures {
+                if let Some(Err(e)) = blobs.get(*i) {
+                    reason.clone_from(e);
+                }
+            }
+            Ok((ids, ok, failures))
+        })
     }
 
     /// Encodes uint8 RGB arrays of shape (H, W, 3) (any strides, any sizes).
@@ -334,30 +345,31 @@ impl EncodeJob {
         py: Python<'py>,
         images: Vec<Bound<'py, PyAny>>,
     ) -> PyResult<RunResult<'py>> {
-        let inputs = images
-            .iter()
-            .enumerate()
-            .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
-            .collect::<PyResult<Vec<_>>>()?;
-        let mut sources = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.iter().enumerate() {
-            if input.channels != 3 || input.rank != 3 {
-                return Err(py_error(
-                    py,
-                    "InputError",
-                    format!(
-                        "images[{i}] must have shape (H, W, 3), got {} channels",
-                        input.channels
-                    ),
-                ));
+        guard("EncodeJob.run_arrays", || {
+            let inputs = images
+                .iter()
+                .enumerate()
+                .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
+                .collect::<PyResult<Vec<_>>>()?;
+            let mut sources = Vec::with_capacity(inputs.len());
+            for (i, input) in inputs.iter().enumerate() {
+                if input.channels != 3 || input.rank != 3 {
+                    return Err(Class::Input.err(
+                        py,
+                        format!(
+                            "images[{i}] must have shape (H, W, 3), got {} channels",
+                            input.channels
+                        ),
+                    ));
+                }
+                sources.push(Source::Rgb {
+                    data: input.data(),
+                    width: input.width,
+                    height: input.height,
+                });
             }
-            sources.push(Source::Rgb {
-                data: input.data(),
-                width: input.width,
-                height: input.height,
-            });
-        }
-        self.run(py, &sources, false)
+            self.run(py, &sources, false)
+        })
     }
 }
 

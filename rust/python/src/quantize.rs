@@ -10,17 +10,15 @@ use imagegpt_core::quantize::{advise_huge_pages, OutId, QuantizeError, Quantizer
 use numpy::{
     Element, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::errors::py_error;
+use crate::errors::{Class, CoreError, CoreMessage};
+use crate::threads::{detach, guard};
 
-fn palette_error(py: Python<'_>, e: PaletteError) -> PyErr {
-    py_error(py, "PaletteError", e.to_string())
-}
-
+/// `e` with its positions written in the caller's shape (see [`QuantizeError::describe`]).
 fn input_error(py: Python<'_>, e: QuantizeError, lead_shape: &[usize]) -> PyErr {
-    py_error(py, "InputError", e.describe(lead_shape))
+    e.class().err(py, e.describe(lead_shape))
 }
 
 fn slice_error(e: impl std::fmt::Display) -> PyErr {
@@ -46,19 +44,22 @@ fn palette_from(py: Python<'_>, clusters: &Bound<'_, PyUntypedArray>) -> PyResul
         } else {
             format!("({s})")
         };
-        return Err(palette_error(py, PaletteError::Shape(s)));
+        return Err(PaletteError::Shape(s).to_py(py));
     }
     if let Ok(a) = clusters.cast::<PyArray2<f32>>() {
         let r = a.try_readonly()?;
-        Palette::from_f32(r.as_slice().map_err(slice_error)?).map_err(|e| palette_error(py, e))
+        Palette::from_f32(r.as_slice().map_err(slice_error)?).map_err(|e| e.to_py(py))
     } else if let Ok(a) = clusters.cast::<PyArray2<f64>>() {
         let r = a.try_readonly()?;
-        Palette::from_f64(r.as_slice().map_err(slice_error)?).map_err(|e| palette_error(py, e))
+        Palette::from_f64(r.as_slice().map_err(slice_error)?).map_err(|e| e.to_py(py))
     } else {
-        Err(PyTypeError::new_err(format!(
-            "clusters must be float32 or float64, got {}",
-            clusters.dtype()
-        )))
+        Err(Class::Type.err(
+            py,
+            format!(
+                "clusters must be float32 or float64, got {}",
+                clusters.dtype()
+            ),
+        ))
     }
 }
 
@@ -83,7 +84,7 @@ fn with_out<'py>(
         if fresh {
             advise_huge_pages(s);
         }
-        Ok(crate::threads::detach(py, || f(wrap(s))))
+        Ok(detach(py, || f(wrap(s))))
     }
     if let Ok(a) = out.cast::<PyArrayDyn<i64>>() {
         run(py, a, fresh, |s| OutSlice::I64(s), f)
@@ -92,10 +93,10 @@ fn with_out<'py>(
     } else if let Ok(a) = out.cast::<PyArrayDyn<u16>>() {
         run(py, a, fresh, |s| OutSlice::U16(s), f)
     } else {
-        Err(PyTypeError::new_err(format!(
-            "out must be uint16, int32 or int64, got {}",
-            out.dtype()
-        )))
+        Err(Class::Type.err(
+            py,
+            format!("out must be uint16, int32 or int64, got {}", out.dtype()),
+        ))
     }
 }
 
@@ -116,40 +117,49 @@ impl PyColorQuantizer {
         clusters: &Bound<'_, PyUntypedArray>,
         num_threads: Option<i64>,
     ) -> PyResult<Self> {
-        let palette = palette_from(py, clusters)?;
-        let threads =
-            imagegpt_core::parallel::check_threads(num_threads).map_err(PyValueError::new_err)?;
-        let q = Quantizer::new(palette, threads).map_err(PyValueError::new_err)?;
-        Ok(Self { inner: Arc::new(q) })
+        guard("ColorQuantizer.__new__", || {
+            let palette = palette_from(py, clusters)?;
+            let threads = imagegpt_core::parallel::check_threads(num_threads)
+                .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
+            let q = Quantizer::new(palette, threads)
+                .map_err(|m| CoreMessage::Quantizer(m).to_py(py))?;
+            Ok(Self { inner: Arc::new(q) })
+        })
     }
 
     /// Number of clusters.
     #[getter]
-    fn n_clusters(&self) -> usize {
-        self.inner.n_clusters()
+    fn n_clusters(&self) -> PyResult<usize> {
+        guard("ColorQuantizer.n_clusters", || Ok(self.inner.n_clusters()))
     }
 
     /// Number of threads the quantizer runs on.
     #[getter]
-    fn num_threads(&self) -> usize {
-        self.inner.num_threads()
+    fn num_threads(&self) -> PyResult<usize> {
+        guard("ColorQuantizer.num_threads", || {
+            Ok(self.inner.num_threads())
+        })
     }
 
     /// Whether the 2^24 lookup table is built.
     #[getter]
-    fn table_built(&self) -> bool {
-        self.inner.table_built()
+    fn table_built(&self) -> PyResult<bool> {
+        guard("ColorQuantizer.table_built", || {
+            Ok(self.inner.table_built())
+        })
     }
 
     /// A new (K, 3) array of the clusters in their dtype.
     fn clusters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(match self.inner.palette().clusters() {
-            Clusters::F32(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
-                .reshape([c.len(), 3])?
-                .into_any(),
-            Clusters::F64(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
-                .reshape([c.len(), 3])?
-                .into_any(),
+        guard("ColorQuantizer.clusters", || {
+            Ok(match self.inner.palette().clusters() {
+                Clusters::F32(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                    .reshape([c.len(), 3])?
+                    .into_any(),
+                Clusters::F64(c) => PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                    .reshape([c.len(), 3])?
+                    .into_any(),
+            })
         })
     }
 
@@ -163,16 +173,18 @@ impl PyColorQuantizer {
         out: &Bound<'py, PyUntypedArray>,
         fresh: bool,
     ) -> PyResult<()> {
-        let r = pixels.try_readonly()?;
-        let px = r.as_slice().map_err(slice_error)?;
-        let q = &self.inner;
-        let res = with_out(py, out, fresh, &|o| match o {
-            OutSlice::U16(s) => q.quantize_u8(px, s),
-            OutSlice::I32(s) => q.quantize_u8(px, s),
-            OutSlice::I64(s) => q.quantize_u8(px, s),
-        })?;
-        let lead = &pixels.shape()[..pixels.ndim().saturating_sub(1)];
-        res.map_err(|e| input_error(py, e, lead))
+        guard("ColorQuantizer.quantize_u8", || {
+            let r = pixels.try_readonly()?;
+            let px = r.as_slice().map_err(slice_error)?;
+            let q = &self.inner;
+            let res = with_out(py, out, fresh, &|o| match o {
+                OutSlice::U16(s) => q.quantize_u8(px, s),
+                OutSlice::I32(s) => q.quantize_u8(px, s),
+                OutSlice::I64(s) => q.quantize_u8(px, s),
+            })?;
+            let lead = &pixels.shape()[..pixels.ndim().saturating_sub(1)];
+            res.map_err(|e| input_error(py, e, lead))
+        })
     }
 
     /// Writes the ids of C-contiguous float32/float64 normalized `pixels` (..., 3) into `out`
@@ -185,31 +197,33 @@ impl PyColorQuantizer {
         out: &Bound<'py, PyUntypedArray>,
         fresh: bool,
     ) -> PyResult<()> {
-        let q = &self.inner;
-        let lead = pixels.shape()[..pixels.ndim().saturating_sub(1)].to_vec();
-        let res = if let Ok(a) = pixels.cast::<PyArrayDyn<f32>>() {
-            let r = a.try_readonly()?;
-            let px = r.as_slice().map_err(slice_error)?;
-            with_out(py, out, fresh, &|o| match o {
-                OutSlice::U16(s) => q.quantize_f32(px, s),
-                OutSlice::I32(s) => q.quantize_f32(px, s),
-                OutSlice::I64(s) => q.quantize_f32(px, s),
-            })?
-        } else if let Ok(a) = pixels.cast::<PyArrayDyn<f64>>() {
-            let r = a.try_readonly()?;
-            let px = r.as_slice().map_err(slice_error)?;
-            with_out(py, out, fresh, &|o| match o {
-                OutSlice::U16(s) => q.quantize_f64(px, s),
-                OutSlice::I32(s) => q.quantize_f64(px, s),
-                OutSlice::I64(s) => q.quantize_f64(px, s),
-            })?
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "pixels must be float32 or float64, got {}",
-                pixels.dtype()
-            )));
-        };
-        res.map_err(|e| input_error(py, e, &lead))
+        guard("ColorQuantizer.quantize_float", || {
+            let q = &self.inner;
+            let lead = pixels.shape()[..pixels.ndim().saturating_sub(1)].to_vec();
+            let res = if let Ok(a) = pixels.cast::<PyArrayDyn<f32>>() {
+                let r = a.try_readonly()?;
+                let px = r.as_slice().map_err(slice_error)?;
+                with_out(py, out, fresh, &|o| match o {
+                    OutSlice::U16(s) => q.quantize_f32(px, s),
+                    OutSlice::I32(s) => q.quantize_f32(px, s),
+                    OutSlice::I64(s) => q.quantize_f32(px, s),
+                })?
+            } else if let Ok(a) = pixels.cast::<PyArrayDyn<f64>>() {
+                let r = a.try_readonly()?;
+                let px = r.as_slice().map_err(slice_error)?;
+                with_out(py, out, fresh, &|o| match o {
+                    OutSlice::U16(s) => q.quantize_f64(px, s),
+                    OutSlice::I32(s) => q.quantize_f64(px, s),
+                    OutSlice::I64(s) => q.quantize_f64(px, s),
+                })?
+            } else {
+                return Err(Class::Type.err(
+                    py,
+                    format!("pixels must be float32 or float64, got {}", pixels.dtype()),
+                ));
+            };
+            res.map_err(|e| input_error(py, e, &lead))
+        })
     }
 
     /// Writes the uint8 colors of C-contiguous int64 `ids` (...) into C-contiguous `out` (..., 3).
@@ -219,37 +233,46 @@ impl PyColorQuantizer {
         ids: &Bound<'py, PyArrayDyn<i64>>,
         out: &Bound<'py, PyArrayDyn<u8>>,
     ) -> PyResult<()> {
-        let r = ids.try_readonly()?;
-        let id = r.as_slice().map_err(slice_error)?;
-        let mut w = out.try_readwrite()?;
-        let o = w.as_slice_mut().map_err(slice_error)?;
-        let q = &self.inner;
-        crate::threads::detach(py, || q.decode(id, o)).map_err(|e| input_error(py, e, ids.shape()))
+        guard("ColorQuantizer.decode", || {
+            let r = ids.try_readonly()?;
+            let id = r.as_slice().map_err(slice_error)?;
+            let mut w = out.try_readwrite()?;
+            let o = w.as_slice_mut().map_err(slice_error)?;
+            let q = &self.inner;
+            detach(py, || q.decode(id, o)).map_err(|e| input_error(py, e, ids.shape()))
+        })
     }
 
     /// A new uint16 array of shape (2**24,): the id of color (r, g, b) at `(r << 16) | (g << 8) | b`.
-    fn lookup_table<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u16>> {
-        let q = &self.inner;
-        let t = crate::threads::detach(py, || q.linear_table());
-        PyArray1::from_vec(py, t)
+    fn lookup_table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<u16>>> {
+        guard("ColorQuantizer.lookup_table", || {
+            let q = &self.inner;
+            let t = detach(py, || q.linear_table());
+            Ok(PyArray1::from_vec(py, t))
+        })
     }
 
     /// Builds the lookup table now (otherwise built on first large input).
-    fn build_table(&self, py: Python<'_>) {
-        let q = &self.inner;
-        crate::threads::detach(py, || {
-            q.table();
-        });
+    fn build_table(&self, py: Python<'_>) -> PyResult<()> {
+        guard("ColorQuantizer.build_table", || {
+            let q = &self.inner;
+            detach(py, || {
+                q.table();
+            });
+            Ok(())
+        })
     }
 
     /// The uint8 color of every cluster, shape (K, 3).
     fn colors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let c = self.inner.colors();
-        Ok(
-            PyArray1::from_vec(py, c.iter().flatten().copied().collect())
-                .reshape([c.len(), 3])?
-                .into_any(),
-        )
+        guard("ColorQuantizer.colors", || {
+            let c = self.inner.colors();
+            Ok(
+                PyArray1::from_vec(py, c.iter().flatten().copied().collect())
+                    .reshape([c.len(), 3])?
+                    .into_any(),
+            )
+        })
     }
 }
 

@@ -2,18 +2,11 @@
 
 use imagegpt_core::resize::{self as core_resize, Filter, ImageView, PillowCompat, ResizeError};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::errors::py_error;
-
-fn to_py_error(py: Python<'_>, e: ResizeError, prefix: &str) -> PyErr {
-    match e {
-        ResizeError::OutOfMemory { .. } => PyMemoryError::new_err(format!("{prefix}{e}")),
-        _ => py_error(py, "InputError", format!("{prefix}{e}")),
-    }
-}
+use crate::errors::{Class, CoreError};
+use crate::threads::{detach, guard};
 
 /// One input image: the borrowed array, a C-ordered copy when the array is not C-contiguous, and its
 /// geometry.
@@ -51,18 +44,13 @@ pub(crate) fn extract<'py>(
             .and_then(|d| d.str().map(|s| format!("an array of dtype {s}")))
             .or_else(|_| image.get_type().name().map(|n| format!("a {n}")))
             .unwrap_or_else(|_| "another object".to_owned());
-        py_error(
-            py,
-            "InputError",
-            format!("{what} must be a uint8 NumPy array, got {got}"),
-        )
+        Class::Input.err(py, format!("{what} must be a uint8 NumPy array, got {got}"))
     })?;
     // The fallible borrow: another thread may be writing this array (`quantize(out=...)`), which
     // the panicking `readonly()` would turn into a PanicException.
     let array = array.try_readonly().map_err(|e| {
-        py_error(
+        Class::Input.err(
             py,
-            "InputError",
             format!("{what} cannot be read: {e} (is another thread writing to it?)"),
         )
     })?;
@@ -71,9 +59,8 @@ pub(crate) fn extract<'py>(
         [h, w] => (h, w, 1),
         [h, w, c] => (h, w, c),
         _ => {
-            return Err(py_error(
+            return Err(Class::Input.err(
                 py,
-                "InputError",
                 format!("{what} must have 2 (H, W) or 3 (H, W, C) dimensions, got shape {shape:?}"),
             ))
         }
@@ -88,18 +75,11 @@ pub(crate) fn extract<'py>(
             .checked_mul(width)
             .and_then(|n| n.checked_mul(channels))
             .ok_or_else(|| {
-                py_error(
-                    py,
-                    "InputError",
-                    format!("{what} of shape {shape:?} is too large"),
-                )
+                Class::Input.err(py, format!("{what} of shape {shape:?} is too large"))
             })?;
         let mut copy = Vec::new();
         copy.try_reserve_exact(len).map_err(|_| {
-            py_error(
-                py,
-                "InputError",
-                format!("{what} of shape {shape:?} is not contiguous and its {len}-byte copy cannot be allocated"),
+            Class::Input.err(py, format!("{what} of shape {shape:?} is not contiguous and its {len}-byte copy cannot be allocated"),
             )
         })?;
         copy.extend(array.as_array().iter().copied());
@@ -136,9 +116,9 @@ fn settings(
     resample: i64,
     pillow_compat: (i64, i64),
 ) -> PyResult<(Filter, PillowCompat)> {
-    let filter = Filter::from_code(resample).map_err(|e| to_py_error(py, e, ""))?;
-    let compat = PillowCompat::from_version(pillow_compat.0, pillow_compat.1)
-        .map_err(|e| to_py_error(py, e, ""))?;
+    let filter = Filter::from_code(resample).map_err(|e| e.to_py(py))?;
+    let compat =
+        PillowCompat::from_version(pillow_compat.0, pillow_compat.1).map_err(|e| e.to_py(py))?;
     Ok((filter, compat))
 }
 
@@ -155,14 +135,16 @@ fn resize<'py>(
     resample: i64,
     pillow_compat: (i64, i64),
 ) -> PyResult<Bound<'py, PyAny>> {
-    let input = extract(py, image, "image")?;
-    let (filter, compat) = settings(py, resample, pillow_compat)?;
-    let view = input.view().map_err(|e| to_py_error(py, e, ""))?;
-    let out = crate::threads::detach_guarded(py, "resize", || {
-        core_resize::resize(&view, width, height, filter, compat)
-    })?
-    .map_err(|e| to_py_error(py, e, ""))?;
-    to_array(py, out, height, width, &input)
+    guard("resize", || {
+        let input = extract(py, image, "image")?;
+        let (filter, compat) = settings(py, resample, pillow_compat)?;
+        let view = input.view().map_err(|e| e.to_py(py))?;
+        let out = detach(py, || {
+            core_resize::resize(&view, width, height, filter, compat)
+        })
+        .map_err(|e| e.to_py(py))?;
+        to_array(py, out, height, width, &input)
+    })
 }
 
 /// Resizes every image of `images` (a sequence of arrays as `resize` takes them, of any sizes) to
@@ -176,31 +158,33 @@ fn resize_many<'py>(
     resample: i64,
     pillow_compat: (i64, i64),
 ) -> PyResult<Bound<'py, PyList>> {
-    let inputs = images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
-        .collect::<PyResult<Vec<_>>>()?;
-    let (filter, compat) = settings(py, resample, pillow_compat)?;
-    let views = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| {
-            input
-                .view()
-                .map_err(|e| to_py_error(py, e, &format!("images[{i}]: ")))
+    guard("resize_many", || {
+        let inputs = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| extract(py, image, &format!("images[{i}]")))
+            .collect::<PyResult<Vec<_>>>()?;
+        let (filter, compat) = settings(py, resample, pillow_compat)?;
+        let views = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                input
+                    .view()
+                    .map_err(|e| e.to_py_prefixed(py, &format!("images[{i}]: ")))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let outs = detach(py, || {
+            core_resize::resize_many(&views, width, height, filter, compat)
         })
-        .collect::<PyResult<Vec<_>>>()?;
-    let outs = crate::threads::detach_guarded(py, "resize_many", || {
-        core_resize::resize_many(&views, width, height, filter, compat)
-    })?
-    .map_err(|(i, e)| to_py_error(py, e, &format!("images[{i}]: ")))?;
-    let arrays = outs
-        .into_iter()
-        .zip(&inputs)
-        .map(|(out, input)| to_array(py, out, height, width, input))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, arrays)
+        .map_err(|(i, e)| e.to_py_prefixed(py, &format!("images[{i}]: ")))?;
+        let arrays = outs
+            .into_iter()
+            .zip(&inputs)
+            .map(|(out, input)| to_array(py, out, height, width, input))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, arrays)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
