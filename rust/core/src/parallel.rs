@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
+use thiserror::Error;
 
 /// Most threads one pool may have (a typo like `num_threads=10**6` is an error, not a hang).
 pub const MAX_THREADS: usize = 1024;
@@ -29,18 +30,26 @@ static POOLS: Mutex<Pools> = Mutex::new(Pools {
     pools: Vec::new(),
 });
 
+/// A thread count out of range (see [`check_threads`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {value}")]
+pub struct ThreadCountError {
+    /// The requested count, as the caller wrote it.
+    pub value: String,
+}
+
 /// Checks a requested thread count: `None` (all cores) or `1..=MAX_THREADS`. The one message every
 /// binding shows.
 pub fn check_threads<N: TryInto<usize> + Copy + std::fmt::Display>(
     threads: Option<N>,
-) -> Result<Option<usize>, String> {
+) -> Result<Option<usize>, ThreadCountError> {
     match threads {
         None => Ok(None),
         Some(n) => match n.try_into() {
             Ok(t) if (1..=MAX_THREADS).contains(&t) => Ok(Some(t)),
-            _ => Err(format!(
-                "num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {n}"
-            )),
+            _ => Err(ThreadCountError {
+                value: n.to_string(),
+            }),
         },
     }
 }
@@ -123,9 +132,12 @@ mod tests {
     fn thread_counts_are_checked_in_one_place() {
         assert_eq!(check_threads(None::<usize>), Ok(None));
         assert_eq!(check_threads(Some(4usize)), Ok(Some(4)));
-        assert!(check_threads(Some(-3i64)).unwrap_err().contains("got -3"));
+        assert!(check_threads(Some(-3i64))
+            .unwrap_err()
+            .to_string()
+            .contains("got -3"));
         for bad in [0, MAX_THREADS + 1, usize::MAX] {
-            let e = check_threads(Some(bad)).unwrap_err();
+            let e = check_threads(Some(bad)).unwrap_err().to_string();
             assert!(e.contains(&format!("got {bad}")), "{e}");
         }
         assert!(pool_with(Some(0)).is_none());

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
+use thiserror::Error;
 
 use crate::decode::{decode, decode_rows, read_file, DecodeOptions, RgbRows};
 use crate::quantize::{OutId, Quantizer};
@@ -30,6 +31,17 @@ pub enum Source<'a> {
     },
 }
 
+/// A target size whose `height * width` ids cannot be held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "size {height}x{width} is too large: height * width = {} ids do not fit in memory",
+    *height as u128 * *width as u128
+)]
+pub struct SequenceLengthError {
+    pub height: usize,
+    pub width: usize,
+}
+
 /// What every image of a batch is turned into.
 #[derive(Clone, Copy, Debug)]
 pub struct EncodeSettings {
@@ -43,17 +55,13 @@ pub struct EncodeSettings {
 impl EncodeSettings {
     /// Tokens per image (`height * width`), or an error naming the size when the product does not
     /// fit in memory's address space.
-    pub fn sequence_length(&self) -> Result<usize, String> {
+    pub fn sequence_length(&self) -> Result<usize, SequenceLengthError> {
         self.height
             .checked_mul(self.width)
             .filter(|&n| n <= isize::MAX as usize / 8)
-            .ok_or_else(|| {
-                format!(
-                    "size {}x{} is too large: height * width = {} ids do not fit in memory",
-                    self.height,
-                    self.width,
-                    self.height as u128 * self.width as u128
-                )
+            .ok_or(SequenceLengthError {
+                height: self.height,
+                width: self.width,
             })
     }
 }
@@ -173,7 +181,7 @@ pub fn encode_batch<O: OutId>(
 ) -> Vec<Result<(), String>> {
     let len = match settings.sequence_length() {
         Ok(len) => len,
-        Err(msg) => return sources.iter().map(|_| Err(msg.clone())).collect(),
+        Err(e) => return sources.iter().map(|_| Err(e.to_string())).collect(),
     };
     let needed = sources.len().checked_mul(len);
     if len == 0 || needed != Some(out.len()) {
@@ -243,7 +251,7 @@ mod tests {
         let mut s = settings();
         s.height = usize::MAX / 2;
         s.width = 3;
-        let e = s.sequence_length().unwrap_err();
+        let e = s.sequence_length().unwrap_err().to_string();
         assert!(
             e.contains("too large") && e.contains(&format!("{}x3", usize::MAX / 2)),
             "{e}"

@@ -18,6 +18,8 @@
 use imagegpt_core::decode::DecodeError;
 use imagegpt_core::kmeans::KMeansError;
 use imagegpt_core::palette::PaletteError;
+use imagegpt_core::parallel::ThreadCountError;
+use imagegpt_core::pipeline::SequenceLengthError;
 use imagegpt_core::quantize::QuantizeError;
 use imagegpt_core::resize::ResizeError;
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError};
@@ -182,33 +184,14 @@ impl CoreError for KMeansError {
     }
 }
 
-/// The core's errors that are plain messages (`Result<_, String>`), tagged with the function that
-/// returned them so that they take the same mapping.
-pub enum CoreMessage {
-    /// `imagegpt_core::parallel::check_threads`: a thread count out of range.
-    Threads(String),
-    /// `EncodeSettings::sequence_length`: a target size whose ids do not fit in memory.
-    SequenceLength(String),
-    /// `Quantizer::new`: a quantizer that cannot be built.
-    Quantizer(String),
-}
-
-impl std::fmt::Display for CoreMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CoreMessage::Threads(m)
-            | CoreMessage::SequenceLength(m)
-            | CoreMessage::Quantizer(m) => f.write_str(m),
-        }
+impl CoreError for ThreadCountError {
+    fn class(&self) -> Class {
+        Class::Input
     }
 }
 
-impl CoreError for CoreMessage {
+impl CoreError for SequenceLengthError {
     fn class(&self) -> Class {
-        match self {
-            CoreMessage::Threads(_)
-            | CoreMessage::SequenceLength(_)
-            | CoreMessage::Quantizer(_) => Class::Input,
-        }
+        Class::Input
     }
 }

@@ -1,13 +1,14 @@
 //! Bindings of `imagegpt_core::kmeans`: color histograms and weighted k-means, GIL released.
 
 use imagegpt_core::kmeans::{self, KMeansError, KMeansOptions, Progress};
+use imagegpt_core::parallel::ThreadCountError;
 use numpy::{
     PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 
-use crate::errors::{Class, CoreError, CoreMessage};
+use crate::errors::{Class, CoreError};
 use crate::threads::{detach, guard};
 
 fn rows3(py: Python<'_>, a: &PyReadonlyArray2<'_, f64>, name: &str) -> PyResult<Vec<[f64; 3]>> {
@@ -59,8 +60,7 @@ fn run_detached<T: Send>(
     progress: Option<Py<PyAny>>,
     f: impl FnOnce(&mut kmeans::ProgressFn<'_>) -> Result<T, KMeansError> + Send,
 ) -> PyResult<T> {
-    imagegpt_core::parallel::check_threads(num_threads)
-        .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
+    imagegpt_core::parallel::check_threads(num_threads).map_err(|m| m.to_py(py))?;
     let mut failure: Option<PyErr> = None;
     let result = {
         let failure = &mut failure;
@@ -87,7 +87,7 @@ fn run_detached<T: Send>(
                 }
             })
         };
-        py.detach(|| -> Result<Result<T, KMeansError>, String> {
+        py.detach(|| -> Result<Result<T, KMeansError>, ThreadCountError> {
             let threads = imagegpt_core::parallel::check_threads(num_threads)?;
             Ok(imagegpt_core::parallel::install_with(threads, || {
                 f(&mut callback)
@@ -95,7 +95,7 @@ fn run_detached<T: Send>(
         })
     };
     match result {
-        Err(msg) => Err(CoreMessage::Threads(msg).to_py(py)),
+        Err(msg) => Err(msg.to_py(py)),
         Ok(Ok(v)) => Ok(v),
         Ok(Err(KMeansError::Cancelled)) => {
             Err(failure.unwrap_or_else(|| KMeansError::Cancelled.to_py(py)))

@@ -14,7 +14,7 @@ use imagegpt_core::resize::{Filter, PillowCompat};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 
-use crate::errors::{Class, CoreError, CoreMessage};
+use crate::errors::{Class, CoreError};
 use crate::quantize::PyColorQuantizer;
 use crate::resize::extract;
 use crate::threads::guard;
@@ -46,10 +46,7 @@ impl EncodeJob {
         sources: &[Source<'_>],
         interruptible: bool,
     ) -> PyResult<RunResult<'py>> {
-        let len = self
-            .settings
-            .sequence_length()
-            .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))?;
+        let len = self.settings.sequence_length().map_err(|m| m.to_py(py))?;
         let total = sources.len().checked_mul(len).ok_or_else(|| {
             Class::Input.err(
                 py,
@@ -203,8 +200,8 @@ impl EncodeJob {
                 Some(n) if n < 0 => None,
                 Some(n) => Some(n as u64),
             };
-            let threads = imagegpt_core::parallel::check_threads(num_threads)
-                .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
+            let threads =
+                imagegpt_core::parallel::check_threads(num_threads).map_err(|m| m.to_py(py))?;
             let decode = DecodeOptions {
                 max_pixels,
                 // a size past u32 cannot be a draft target (and fails the check below anyway)
@@ -225,9 +222,7 @@ impl EncodeJob {
                 compat,
                 decode,
             };
-            settings
-                .sequence_length()
-                .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))?;
+            settings.sequence_length().map_err(|m| m.to_py(py))?;
             Ok(EncodeJob {
                 quantizer: Arc::clone(&quantizer.inner),
                 settings,
@@ -241,9 +236,7 @@ impl EncodeJob {
     #[getter]
     fn sequence_length(&self, py: Python<'_>) -> PyResult<usize> {
         guard("EncodeJob.sequence_length", || {
-            self.settings
-                .sequence_length()
-                .map_err(|m| CoreMessage::SequenceLength(m).to_py(py))
+            self.settings.sequence_length().map_err(|m| m.to_py(py))
         })
     }
 

@@ -13,7 +13,7 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::errors::{Class, CoreError, CoreMessage};
+use crate::errors::{Class, CoreError};
 use crate::threads::{detach, guard};
 
 /// `e` with its positions written in the caller's shape (see [`QuantizeError::describe`]).
@@ -119,10 +119,9 @@ impl PyColorQuantizer {
     ) -> PyResult<Self> {
         guard("ColorQuantizer.__new__", || {
             let palette = palette_from(py, clusters)?;
-            let threads = imagegpt_core::parallel::check_threads(num_threads)
-                .map_err(|m| CoreMessage::Threads(m).to_py(py))?;
-            let q = Quantizer::new(palette, threads)
-                .map_err(|m| CoreMessage::Quantizer(m).to_py(py))?;
+            let threads =
+                imagegpt_core::parallel::check_threads(num_threads).map_err(|m| m.to_py(py))?;
+            let q = Quantizer::new(palette, threads).map_err(|m| m.to_py(py))?;
             Ok(Self { inner: Arc::new(q) })
         })
     }

@@ -261,7 +261,10 @@ impl Quantizer {
     /// A quantizer over `palette`. `num_threads`: `None` runs on the caller's pool (the bindings run
     /// on [`crate::parallel::install`]'s, all cores), `Some(n)` on the process's pool of `n` threads
     /// (see [`crate::parallel::check_threads`] for the valid counts).
-    pub fn new(palette: Palette, num_threads: Option<usize>) -> Result<Self, String> {
+    pub fn new(
+        palette: Palette,
+        num_threads: Option<usize>,
+    ) -> Result<Self, crate::parallel::ThreadCountError> {
         let c64: Vec<[f64; 3]> = palette
             .to_f64_vec()
             .chunks_exact(3)
