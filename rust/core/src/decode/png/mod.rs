@@ -13,22 +13,12 @@ use super::convert::packed_sample;
 use super::limits::{alloc_zeroed, check_size};
 use super::{DecodeError, DecodeOptions, DecodedImage, ImageFormat, RgbRows};
 
-/// CRC-32 (ISO-HDLC, as PNG uses), bitwise: only run over the few small chunks before IDAT.
-pub(crate) fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut c = !0u32;
-    for part in parts {
-        for &b in *part {
-            c ^= b as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-        }
-    }
-    !c
+/// The CRC-32 of a chunk (ISO-HDLC, as PNG uses), over its type and body: the value stored after it.
+fn chunk_crc(kind: &[u8], body: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(kind);
+    crc.update(body);
+    crc.finalize()
 }
 
 /// Pillow verifies the CRC of every chunk it reads before the image data (IHDR, PLTE, tRNS, text,
@@ -38,7 +28,7 @@ fn png_check_header_crcs(data: &[u8]) -> Result<(), DecodeError> {
         if chunk.kind == b"IDAT" || chunk.kind == b"IEND" {
             break;
         }
-        if crc32(&[chunk.kind, chunk.body]) != chunk.crc {
+        if chunk_crc(chunk.kind, chunk.body) != chunk.crc {
             return Err(DecodeError::Corrupt {
                 format: ImageFormat::Png,
                 detail: format!(
@@ -347,6 +337,41 @@ mod tests {
             writer.write_image_data(data).unwrap();
         }
         out
+    }
+
+    #[test]
+    fn chunk_crc_matches_published_values() {
+        // The PNG specification's IEND chunk is always 00 00 00 00 49 45 4E 44 AE 42 60 82.
+        assert_eq!(super::chunk_crc(b"IEND", b""), 0xAE42_6082);
+        // The check value of CRC-32/ISO-HDLC in the CRC catalogue: "123456789" -> 0xCBF43926.
+        assert_eq!(super::chunk_crc(b"1234", b"56789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_bad_crc_before_the_image_data_is_refused() {
+        let plte = [10u8, 20, 30, 40, 50, 60];
+        let file = encode_png(
+            3,
+            2,
+            png::ColorType::Indexed,
+            png::BitDepth::Eight,
+            &[0, 1, 1, 0, 1, 0],
+            Some(&plte),
+        );
+        assert!(decode(&file, &DecodeOptions::default()).is_ok());
+        assert_eq!(&file[37..41], b"PLTE");
+        // IHDR's CRC is bytes 29..33; PLTE's follows its 6-byte body at 33 + 8.
+        for (at, kind) in [(30, "IHDR"), (33 + 8 + 6 + 1, "PLTE")] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x10;
+            let e = decode(&bad, &DecodeOptions::default()).unwrap_err();
+            assert_eq!(e.kind(), "corrupt", "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("bad CRC in the {kind} chunk")),
+                "{e}"
+            );
+        }
     }
 
     #[test]
