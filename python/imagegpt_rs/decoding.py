@@ -2,7 +2,7 @@
 
 ``decode_image(source)`` returns what ``np.asarray(PIL.Image.open(source).convert("RGB"))`` returns,
 pixel for pixel (JPEG through libjpeg-turbo, the library Pillow uses), without Pillow and with the GIL
-released while decoding. See ``rust/core/src/decode.rs`` for the per-mode conversion rules.
+released while decoding. See ``rust/core/src/decode/mod.rs`` for the per-mode conversion rules.
 """
 
 from __future__ import annotations

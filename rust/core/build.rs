@@ -1,6 +1,6 @@
 //! Build steps of the core, when the `libjpeg-turbo` feature is on:
-//! - compiles `src/jpeg_rows.c` (row-by-row JPEG decoding through the libjpeg API) against the headers of
-//!   the libjpeg-turbo that turbojpeg-sys builds;
+//! - compiles `src/decode/jpeg/jpeg_rows.c` (row-by-row JPEG decoding through the libjpeg API)
+//!   against the headers of the libjpeg-turbo that turbojpeg-sys builds;
 //! - records that libjpeg-turbo's version for `build_info`.
 //!
 //! turbojpeg-sys builds the vendored libjpeg-turbo with cmake and publishes its include directories
@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/jpeg_rows.c");
+    println!("cargo:rerun-if-changed=src/decode/jpeg/jpeg_rows.c");
     println!("cargo:rerun-if-env-changed=DEP_TURBOJPEG_INCLUDE");
     let include_dirs: Vec<PathBuf> = env::var("DEP_TURBOJPEG_INCLUDE")
         .map(|dirs| {
@@ -34,7 +34,7 @@ fn main() {
         return;
     }
     let mut build = cc::Build::new();
-    build.file("src/jpeg_rows.c").warnings(true);
+    build.file("src/decode/jpeg/jpeg_rows.c").warnings(true);
     for dir in &include_dirs {
         build.include(dir);
     }

@@ -407,16 +407,65 @@ mod tests {
         res.remove(0).map(|()| out)
     }
 
+    /// A deterministic xorshift generator.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// How [`same_outcome_when_damaged`] damages a file: `rounds` copies, every third one cut to a
+    /// length in `cut_from..len`, the others with one to three bits flipped at or after byte
+    /// `flip_from` (past the header, so mostly in the compressed pixel data).
+    struct Damage {
+        rounds: usize,
+        cut_from: usize,
+        flip_from: usize,
+    }
+
+    /// Damages `file` as `damage` says (positions drawn from `next`) and checks that streaming the
+    /// rows into the resize and decoding the whole image first give the same outcome: both an
+    /// error, or the same ids.
+    fn same_outcome_when_damaged(
+        file: &[u8],
+        s: &EncodeSettings,
+        q: &Quantizer,
+        damage: &Damage,
+        next: &mut impl FnMut() -> u64,
+        what: &str,
+    ) {
+        for round in 0..damage.rounds {
+            let mut bad = file.to_vec();
+            if round % 3 == 0 {
+                bad.truncate(damage.cut_from + next() as usize % (file.len() - damage.cut_from));
+            } else {
+                for _ in 0..1 + round % 3 {
+                    let at = damage.flip_from + next() as usize % (file.len() - damage.flip_from);
+                    bad[at] ^= 1 << (next() % 8);
+                }
+            }
+            let a = streamed(&bad, s, q);
+            let b = whole(&bad, s, q);
+            assert_eq!(a.is_ok(), b.is_ok(), "{what} round {round}: {a:?} vs {b:?}");
+            if let (Ok(a), Ok(b)) = (a, b) {
+                assert_eq!(a, b, "{what} round {round}");
+            }
+        }
+    }
+
     #[test]
     fn streamed_png_rows_equal_whole_decoding_even_on_damaged_files() {
         let q = Quantizer::new(grid_palette(), None).expect("quantizer");
         let mut s = settings();
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        // Bits flipped from byte 33 (after IHDR), cuts to 40 bytes or more.
+        let damage = Damage {
+            rounds: 60,
+            cut_from: 40,
+            flip_from: 33,
         };
         use png::ColorType as C;
         for color in [C::Rgb, C::Rgba, C::Grayscale, C::Indexed, C::GrayscaleAlpha] {
@@ -426,28 +475,8 @@ mod tests {
                 let good = streamed(&file, &s, &q);
                 assert!(good.is_ok(), "{color:?}: {good:?}");
                 assert_eq!(good, whole(&file, &s, &q), "{color:?} {filter:?}");
-                // Flipped bytes (mostly in the pixel data) and cuts: the same outcome either way.
-                for round in 0..60 {
-                    let mut bad = file.clone();
-                    if round % 3 == 0 {
-                        bad.truncate(40 + next() as usize % (file.len() - 40));
-                    } else {
-                        for _ in 0..1 + round % 3 {
-                            let at = 33 + next() as usize % (file.len() - 33);
-                            bad[at] ^= 1 << (next() % 8);
-                        }
-                    }
-                    let a = streamed(&bad, &s, &q);
-                    let b = whole(&bad, &s, &q);
-                    assert_eq!(
-                        a.is_ok(),
-                        b.is_ok(),
-                        "{color:?} round {round}: {a:?} vs {b:?}"
-                    );
-                    if let (Ok(a), Ok(b)) = (a, b) {
-                        assert_eq!(a, b, "{color:?} round {round}");
-                    }
-                }
+                let what = format!("{color:?} {filter:?}");
+                same_outcome_when_damaged(&file, &s, &q, &damage, &mut next, &what);
             }
         }
     }
@@ -532,7 +561,9 @@ mod tests {
     }
 
     /// Collects the rows `decode_rows` sends.
+    #[cfg(feature = "libjpeg-turbo")]
     struct Collect(Vec<u8>, usize, usize);
+    #[cfg(feature = "libjpeg-turbo")]
     impl RgbRows for Collect {
         fn start(&mut self, width: usize, height: usize) -> bool {
             (self.1, self.2) = (width, height);
@@ -550,12 +581,12 @@ mod tests {
         use turbojpeg_sys as tj;
         let q = Quantizer::new(grid_palette(), None).expect("quantizer");
         let mut s = settings();
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        // Bits flipped and cuts anywhere after SOI (the first two bytes).
+        let damage = Damage {
+            rounds: 90,
+            cut_from: 2,
+            flip_from: 2,
         };
         let (rgb, gray, cmyk) = (tj::TJPF_TJPF_RGB, tj::TJPF_TJPF_GRAY, tj::TJPF_TJPF_CMYK);
         let (s444, s422, s420) = (
@@ -589,28 +620,7 @@ mod tests {
                 assert!(good.is_ok(), "case {i}: {good:?}");
                 assert_eq!(good, whole(&file, &s, &q), "case {i} {filter:?}");
             }
-            // Flipped bytes (mostly in the entropy-coded data) and cuts: the same outcome either way.
-            for round in 0..90 {
-                let mut bad = file.clone();
-                if round % 3 == 0 {
-                    bad.truncate(2 + next() as usize % (file.len() - 2));
-                } else {
-                    for _ in 0..1 + round % 3 {
-                        let at = 2 + next() as usize % (file.len() - 2);
-                        bad[at] ^= 1 << (next() % 8);
-                    }
-                }
-                let a = streamed(&bad, &s, &q);
-                let b = whole(&bad, &s, &q);
-                assert_eq!(
-                    a.is_ok(),
-                    b.is_ok(),
-                    "case {i} round {round}: {a:?} vs {b:?}"
-                );
-                if let (Ok(a), Ok(b)) = (a, b) {
-                    assert_eq!(a, b, "case {i} round {round}");
-                }
-            }
+            same_outcome_when_damaged(&file, &s, &q, &damage, &mut next, &format!("case {i}"));
         }
         // Draft scaling keeps the whole-image path (the DCT-scaled decode).
         s.decode.draft = Some((8, 8));

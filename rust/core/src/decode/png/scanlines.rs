@@ -755,7 +755,7 @@ mod tests {
         let mut out = (body.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(body);
-        out.extend(crate::decode::crc32(&[kind, body]).to_be_bytes());
+        out.extend(crate::decode::png::chunk_crc(kind, body).to_be_bytes());
         out
     }
 

@@ -1,6 +1,6 @@
 /*
  * Row-by-row JPEG decoding through the libjpeg API of the vendored libjpeg-turbo (the same library,
- * and the same settings, as the TurboJPEG tj3Decompress8 call in decode.rs), for streaming rows
+ * and the same settings, as the TurboJPEG tj3Decompress8 call in whole.rs), for streaming rows
  * into the resize without the full-size image.
  *
  * libjpeg reports errors by calling error_exit, which must not return: as in TurboJPEG, it
