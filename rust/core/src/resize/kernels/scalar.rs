@@ -11,10 +11,10 @@
 use super::super::{AxisCoeffs, Filter, HALF};
 
 /// 16 bytes (the portable stand-in for a 128-bit register).
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 pub(in crate::resize) type Col16 = [u8; 16];
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 pub(in crate::resize) fn load16(bytes: &[u8]) -> Col16 {
     let mut v = [0u8; 16];
@@ -22,7 +22,7 @@ pub(in crate::resize) fn load16(bytes: &[u8]) -> Col16 {
     v
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 pub(in crate::resize) fn store16(dst: &mut [u8], v: Col16) {
     dst[..16].copy_from_slice(&v);
@@ -30,7 +30,7 @@ pub(in crate::resize) fn store16(dst: &mut [u8], v: Col16) {
 
 /// Transposes a 16x16 byte matrix held as 16 rows: column `j` of the result holds byte `j` of every
 /// row, in row order.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 pub(in crate::resize) fn transpose16x16(m: [Col16; 16]) -> [Col16; 16] {
     let mut out = [[0u8; 16]; 16];
