@@ -2,7 +2,7 @@
 //! numbers, and the rule each release uses to run the vertical pass first.
 //!
 //! A Pillow release that changes the pass order is a new variant here (and its number in
-//! `from_version` / `from_major`); nothing else depends on the rule.
+//! `from_version` / `from_major`); the plan only asks [`PillowCompat::vertical_first`].
 
 use super::ResizeError;
 

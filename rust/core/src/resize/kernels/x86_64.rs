@@ -14,7 +14,7 @@ use std::arch::x86_64::{
 use super::super::horizontal::{horizontal_block, HGeom};
 use super::super::vertical::vertical_row;
 
-/// [`horizontal_block`] compiled with AVX2.
+/// [`horizontal_block`] compiled with AVX2. Calling it is `unsafe`: only on a CPU with AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) fn horizontal_block_avx2<const C: usize, const L: usize>(
     rows: &[u8],
@@ -27,7 +27,7 @@ pub(super) fn horizontal_block_avx2<const C: usize, const L: usize>(
     horizontal_block::<C, L>(rows, n, geom, out, strips, scratch);
 }
 
-/// [`vertical_row`] compiled with AVX2.
+/// [`vertical_row`] compiled with AVX2. Calling it is `unsafe`: only on a CPU with AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) fn vertical_row_avx2(
     data: &[u8],
