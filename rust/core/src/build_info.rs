@@ -49,7 +49,7 @@ pub fn build_info() -> BuildInfo {
         target_os: std::env::consts::OS,
         compiled_target_features: compiled_target_features(),
         quantize_kernel: crate::quantize::kernel_isa(),
-        resize_kernel: resize_kernel(),
+        resize_kernel: crate::resize::kernel_isa(),
         optimized: !cfg!(debug_assertions),
     }
 }
@@ -108,20 +108,6 @@ fn compiled_target_features() -> Vec<&'static str> {
     }
     check!("sse2", "sse4.1", "avx", "avx2", "fma", "avx512f", "neon");
     features
-}
-
-fn resize_kernel() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            return "avx2";
-        }
-        "sse2"
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        "scalar"
-    }
 }
 
 #[cfg(test)]

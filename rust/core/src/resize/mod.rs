@@ -51,6 +51,7 @@ mod vertical;
 pub use coefficients::{nearest_indices, to_fixed, AxisCoeffs};
 pub use compat::PillowCompat;
 pub use filters::Filter;
+pub use kernels::kernel_isa;
 pub use plan::{cached_plan, ResizePlan};
 pub use rows::RowResizer;
 

@@ -29,6 +29,22 @@ pub(super) use x86_64::{load16, prefetch, store16, transpose16x16, Col16};
 use super::horizontal::{horizontal_block, HGeom};
 use super::vertical::vertical_row;
 
+/// The instruction set of the builds the dispatchers below choose on this CPU (`"avx2"`, `"sse2"`, or
+/// `"scalar"`), as `build_info` reports it.
+pub fn kernel_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+        "sse2"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "scalar"
+    }
+}
+
 /// One block of rows of the horizontal pass (see `horizontal::horizontal_block`), with the best
 /// build for this CPU.
 pub(super) fn horizontal_block_dispatch<const C: usize, const L: usize>(
