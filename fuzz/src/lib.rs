@@ -26,7 +26,7 @@ fn options(data: &[u8], jpeg_decoder: JpegDecoder) -> DecodeOptions {
     DecodeOptions {
         max_pixels: Some(MAX_PIXELS),
         // JPEG: sometimes a DCT-domain draft (the other formats ignore it)
-        draft: (data.len() % 7 == 0).then_some((8, 8)),
+        draft: data.len().is_multiple_of(7).then_some((8, 8)),
         jpeg_decoder,
     }
 }
@@ -398,7 +398,7 @@ pub fn tar(data: &[u8]) {
     let mut end = 0u64;
     for m in &index.members {
         assert!(
-            m.offset >= end + 512 && m.offset % 512 == 0,
+            m.offset >= end + 512 && m.offset.is_multiple_of(512),
             "member {m:?} after byte {end}"
         );
         end = m
