@@ -1,10 +1,13 @@
 """Writes the fuzz seed corpus (corpus/<format>/): tiny crops of scikit-image's `astronaut.png`
 (NASA, public domain) and `coffee.png` (CC0, Rachel Michetti) in every decoder's variants, each a few
-KB at most. Run with Pillow and scikit-image installed: `python fuzz/make_seeds.py`."""
+KB at most; small tar archives in each header format Python's tarfile writes (ustar, GNU long names,
+pax), holding some of those images; random bytes for the resize and config targets.
+Run with Pillow and scikit-image installed: `python fuzz/make_seeds.py`."""
 
 from __future__ import annotations
 
 import io
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +66,35 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for i in range(8):
         (misc / f"bytes{i}").write_bytes(rng.integers(0, 256, size=64, dtype=np.uint8).tobytes())
+    tars()
+
+
+def tars() -> None:
+    """Tar seeds: a WebDataset-like shard per header format (member names past 100 bytes need the GNU
+    long-name or pax records), plus a directory and a symlink, which the reader skips."""
+    d = OUT / "tar"
+    d.mkdir(parents=True, exist_ok=True)
+    images = [OUT / "png" / "gray0.png", OUT / "bmp" / "bw1.bmp"]
+    for fmt, name in [(tarfile.USTAR_FORMAT, "ustar"), (tarfile.GNU_FORMAT, "gnu"), (tarfile.PAX_FORMAT, "pax")]:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+            for i, path in enumerate(images):
+                stem = f"sample{i:06d}" if fmt == tarfile.USTAR_FORMAT else "d/" * 60 + f"sample{i:06d}"
+                body = path.read_bytes()
+                info = tarfile.TarInfo(f"{stem}{path.suffix}")
+                info.size = len(body)
+                tar.addfile(info, io.BytesIO(body))
+                cls = tarfile.TarInfo(f"{stem}.cls")
+                cls.size = 2
+                tar.addfile(cls, io.BytesIO(b"%d\n" % i))
+            folder = tarfile.TarInfo("folder")
+            folder.type = tarfile.DIRTYPE
+            tar.addfile(folder)
+            link = tarfile.TarInfo("link.png")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "sample000000.png"
+            tar.addfile(link)
+        (d / f"{name}.tar").write_bytes(buf.getvalue())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,4 @@
+#![no_main]
+//! `decode` of Gif bytes: see `imagegpt_fuzz::decode_as`.
+use imagegpt_core::decode::ImageFormat;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imagegpt_fuzz::decode_as(ImageFormat::Gif, data));
