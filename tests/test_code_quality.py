@@ -1,5 +1,5 @@
-"""Code-quality gates: ruff (lint and format), the native module's stubs (mypy's stubtest), and the
-package's import graph (no cycles, no other module's private names)."""
+"""Code-quality gates: ruff (lint and format), mypy over the package, the native module's stubs (mypy's
+stubtest), and the package's import graph (no cycles, no other module's private names)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ def test_ruff_check():
 def test_ruff_format():
     r = _run(_tool("ruff") + ["format", "--check", "--no-cache", *LINTED])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_package(tmp_path):
+    """mypy over python/imagegpt_rs with pyproject.toml's [tool.mypy] settings (the source tree, with
+    ``_native.pyi`` for the compiled module), from a fresh cache."""
+    config = str(ROOT / "pyproject.toml")
+    r = _run(_tool("mypy") + ["--config-file", config, "--cache-dir", str(tmp_path), str(PACKAGE)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Success: no issues found in" in r.stdout, r.stdout
 
 
 def test_native_stubs_match_the_module():

@@ -181,7 +181,12 @@ class _TarGz:
 def _encode_tars(job: Any, segments: list[tuple[Any, int, int]]):
     """Encodes items a..b of each of several consecutive tar shards in one native call (so that the
     members of small shards share one parallel batch); positions are relative to the first item."""
-    paths, files, offsets, sizes, call_pos, call_member = [], [], [], [], [], []
+    paths: list[str] = []
+    files: list[int] = []
+    offsets: list[int] = []
+    sizes: list[int] = []
+    call_pos: list[int] = []  # each item's position, relative to the first item
+    call_member: list[tuple[str, str]] = []  # each item's (tar path, member name)
     pre: list[tuple[int, str, str]] = []
     pos = 0
     for k, (tar, a, b) in enumerate(segments):

@@ -435,7 +435,7 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
     """The shards of an existing manifest that are intact (entry, file sizes, CRC-32s, rows and indices)
     and where this run would put them; the others are left out, to be encoded again, and their reasons
     appended to ``redone``."""
-    kept = []
+    kept: list[dict[str, Any]] = []
     for k, s in enumerate(old.get("shards", [])):
         try:
             _verify_shard(out, old, s, checksums=True)

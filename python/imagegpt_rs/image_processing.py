@@ -336,9 +336,11 @@ class ImageGPTImageProcessor:
             and all(a.dtype == np.uint8 for a in arrays)
         ):
             # The whole batch in one native call: resize + quantize per image, in parallel, GIL released.
-            ids = self._encode_uint8(arrays, clusters, h, w, resample)
+            batch_ids = self._encode_uint8(arrays, clusters, h, w, resample)
             # Already one (N, H*W) array: hand it over whole when a tensor is asked for (no restacking).
-            return BatchFeature({"input_ids": ids if return_tensors else list(ids)}, tensor_type=return_tensors)
+            return BatchFeature(
+                {"input_ids": batch_ids if return_tensors else list(batch_ids)}, tensor_type=return_tensors
+            )
         if do_resize:
             arrays = [self._resize_hwc(arr, h, w, resample, i) for i, arr in enumerate(arrays)]
 
@@ -517,7 +519,7 @@ class ImageGPTImageProcessor:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: mutable, and __eq__ compares the settings
 
     # ------------------------------------------------------------------ interop
     def to_transformers(self) -> Any:
