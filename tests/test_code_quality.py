@@ -64,6 +64,27 @@ def test_native_stubs_match_the_module():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+# ----------------------------------------------------------------------------- encoder options
+def test_file_encoders_take_every_encode_option():
+    """Every field of ``_jobs.EncodeOptions`` is a keyword of each public file encoder, with the same
+    default (a new option is a field there plus these keywords: this names the encoder missing it)."""
+    import dataclasses
+    import inspect
+
+    from imagegpt_rs._jobs import EncodeOptions
+    from imagegpt_rs.containers import encode_sources
+    from imagegpt_rs.encoding import encode_bytes, encode_files
+
+    fields = {f.name: f.default for f in dataclasses.fields(EncodeOptions)}
+    assert {"dtype", "on_error", "draft"} <= set(fields)  # sees the fields (a guard against an empty check)
+    for fn in (encode_files, encode_bytes, encode_sources):
+        params = inspect.signature(fn).parameters
+        for name, default in fields.items():
+            assert name in params, f"{fn.__name__} lacks the keyword {name}"
+            assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, (fn.__name__, name)
+            assert params[name].default is default or params[name].default == default, (fn.__name__, name)
+
+
 # ----------------------------------------------------------------------------- import graph
 def _modules() -> dict[str, pathlib.Path]:
     out = {}

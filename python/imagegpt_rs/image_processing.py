@@ -45,7 +45,7 @@ from ._images import (
     to_rgb_hwc,
 )
 from ._io import hub_download, read_json_file
-from ._jobs import array_job, check_size, encode_paths, filter_code, get_size_dict
+from ._jobs import EncodeOptions, array_job, check_size, encode_paths, filter_code, get_size_dict
 from .batch_feature import BatchFeature
 from .errors import InputError
 
@@ -416,7 +416,7 @@ class ImageGPTImageProcessor:
     def encode_files(self, paths: Iterable[Any], **kwargs: Any) -> Any:
         """Decodes, resizes and quantizes image files in parallel with this processor's settings;
         see :func:`imagegpt_rs.encoding.encode_files` for the options and the result."""
-        return encode_paths(paths, self, **kwargs)
+        return encode_paths(paths, self, EncodeOptions(**kwargs))
 
     def decode(self, input_ids: Any, size: dict[str, int] | int | tuple[int, int] | None = None) -> np.ndarray:
         """Token ids back to uint8 RGB images (each pixel the color of its cluster).
