@@ -59,7 +59,7 @@
 //! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. APNG: the
 //! default image, which is Pillow's frame 0.
 //!
-//! BMP has its own decoder (no BMP crate fits the Rust 1.80 floor) that copies Pillow 13's
+//! BMP has its own decoder (written when no BMP crate fit the crate's Rust floor) that copies Pillow 13's
 //! `BmpImagePlugin` rule by rule: the OS/2 core, INFO, V2-V5 and OS/2 2.x headers; bottom-up and
 //! top-down rows (top-down when the height's top byte is 0xFF); only the BI_BITFIELDS masks Pillow
 //! lists; RLE8/RLE4 with Pillow's decoder (runs clipped at the row end, absolute runs padded to an
@@ -2132,7 +2132,7 @@ fn decode_bmp(data: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Deco
             .checked_mul(step)
             .and_then(|n| n.checked_add(line))
             .and_then(|n| n.checked_add(start));
-        if need.map_or(true, |n| n > data.len() as u64) {
+        if need.is_none_or(|n| n > data.len() as u64) {
             return Err(truncated(format!(
                 "{height} rows of {line} bytes (every {step} bytes) from byte {start} need {} bytes, the data has {}",
                 need.map_or(String::from("more than 2^64"), |n| n.to_string()),
@@ -2226,7 +2226,7 @@ fn bmp_rle(
             if rle4 {
                 out.extend((0..n).map(|i| if i % 2 == 0 { byte >> 4 } else { byte & 15 }));
             } else {
-                out.extend(std::iter::repeat(byte).take(n));
+                out.extend(std::iter::repeat_n(byte, n));
             }
             x += n;
         } else if byte == 0 {

@@ -1226,9 +1226,12 @@ fn horizontal_block_dispatch<const C: usize, const L: usize>(
     horizontal_block::<C, L>(rows, n, geom, out, strips, scratch);
 }
 
+/// # Safety
+/// The CPU must support AVX2 (the dispatcher checks it first). `unsafe fn`: a safe `#[target_feature]`
+/// function needs Rust 1.86, and the workspace's rust-version is 1.85.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn horizontal_block_avx2<const C: usize, const L: usize>(
+unsafe fn horizontal_block_avx2<const C: usize, const L: usize>(
     rows: &[u8],
     n: usize,
     geom: HGeom<'_>,
@@ -1619,9 +1622,17 @@ fn vertical_row_dispatch(
     vertical_row(data, in_stride, first, k, out_row);
 }
 
+/// # Safety
+/// The CPU must support AVX2 (the dispatcher checks it first); `unsafe fn` for Rust 1.85, as above.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_row_avx2(data: &[u8], in_stride: usize, first: usize, k: &[i32], out_row: &mut [u8]) {
+unsafe fn vertical_row_avx2(
+    data: &[u8],
+    in_stride: usize,
+    first: usize,
+    k: &[i32],
+    out_row: &mut [u8],
+) {
     vertical_row(data, in_stride, first, k, out_row);
 }
 
