@@ -1,5 +1,5 @@
-"""Code-quality gates: ruff (lint and format), the native module's stubs (mypy's stubtest), and the
-package's import graph (no cycles, no other module's private names)."""
+"""Code-quality gates: ruff (lint and format), mypy over the package, the native module's stubs (mypy's
+stubtest), and the package's import graph (no cycles, no other module's private names)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,15 @@ def test_ruff_format():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_mypy_package(tmp_path):
+    """mypy over python/imagegpt_rs with pyproject.toml's [tool.mypy] settings (the source tree, with
+    ``_native.pyi`` for the compiled module), from a fresh cache."""
+    config = str(ROOT / "pyproject.toml")
+    r = _run(_tool("mypy") + ["--config-file", config, "--cache-dir", str(tmp_path), str(PACKAGE)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Success: no issues found in" in r.stdout, r.stdout
+
+
 def test_native_stubs_match_the_module():
     """``_native.pyi`` says what the compiled module has (stubtest imports it and compares)."""
     import imagegpt_rs._native as native
@@ -53,6 +62,27 @@ def test_native_stubs_match_the_module():
         env=env,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ----------------------------------------------------------------------------- encoder options
+def test_file_encoders_take_every_encode_option():
+    """Every field of ``_jobs.EncodeOptions`` is a keyword of each public file encoder, with the same
+    default (a new option is a field there plus these keywords: this names the encoder missing it)."""
+    import dataclasses
+    import inspect
+
+    from imagegpt_rs._jobs import EncodeOptions
+    from imagegpt_rs.containers import encode_sources
+    from imagegpt_rs.encoding import encode_bytes, encode_files
+
+    fields = {f.name: f.default for f in dataclasses.fields(EncodeOptions)}
+    assert {"dtype", "on_error", "draft"} <= set(fields)  # sees the fields (a guard against an empty check)
+    for fn in (encode_files, encode_bytes, encode_sources):
+        params = inspect.signature(fn).parameters
+        for name, default in fields.items():
+            assert name in params, f"{fn.__name__} lacks the keyword {name}"
+            assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, (fn.__name__, name)
+            assert params[name].default is default or params[name].default == default, (fn.__name__, name)
 
 
 # ----------------------------------------------------------------------------- import graph

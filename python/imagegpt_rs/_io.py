@@ -47,7 +47,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
             with open(item[1:], encoding="utf-8") as f:
                 out.extend(line.strip() for line in f if line.strip() and not line.startswith("#"))
         elif os.path.isdir(item):
-            found = []
+            found: list[str] = []
             for root, _dirs, files in os.walk(item):
                 found.extend(os.path.join(root, n) for n in files if n.lower().endswith(IMAGE_SUFFIXES))
             out.extend(sorted(found))
@@ -153,9 +153,10 @@ def read_json_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     except ValueError as e:  # an integer literal over Python's int digit limit (sys.get_int_max_str_digits)
         m = re.search(r"-?\d{" + str(int_digit_limit() + 1) + ",}", text)
-        lineno, colno = line_col(text, m.start()) if m else (None, None)
-        where = f"line {lineno}, column {colno}: " if m else ""
-        rule = f"{where}{e}"
+        if m is None:
+            raise ConfigFileError(f"{path} is not a usable JSON file: {e}", path, None, None, str(e)) from e
+        lineno, colno = line_col(text, m.start())
+        rule = f"line {lineno}, column {colno}: {e}"
         raise ConfigFileError(f"{path} is not a usable JSON file: {rule}", path, lineno, colno, rule) from e
     if not isinstance(data, dict):
         rule = f"the top level must be a JSON object, got {type(data).__name__}"

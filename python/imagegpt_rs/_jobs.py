@@ -28,6 +28,7 @@ __all__ = [
     "DTYPES",
     "LATEST_MINOR",
     "EncodeFailure",
+    "EncodeOptions",
     "EncodeResult",
     "array_job",
     "check_on_error",
@@ -273,38 +274,39 @@ def collect(job: Any, items: list[Any], names: list[str], on_error: str, chunk_s
     return EncodeResult(ids, idx, failures)
 
 
-def encode_paths(
-    paths: Any,
-    processor: Any,
-    *,
-    dtype: Any = np.int64,
-    on_error: str = "raise",
-    num_threads: int | None = None,
-    chunk_size: int = 256,
-    max_pixels: int | None = None,
-    draft: bool = False,
-) -> EncodeResult:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EncodeOptions:
+    """The options every file encoder takes (``encoding.encode_files`` and ``encode_bytes``,
+    ``containers.encode_sources``, the processor's ``encode_files``), with their defaults: the public
+    function builds one and passes it down whole, so a new option is a field here (and a keyword of those
+    public signatures, which tests/test_code_quality.py checks against these fields). The values are
+    checked where they are used (``check_on_error``, ``job``, ``collect``), in the order they always were."""
+
+    dtype: Any = np.int64
+    on_error: str = "raise"
+    num_threads: int | None = None
+    chunk_size: int = 256
+    max_pixels: int | None = None
+    draft: bool = False
+
+    def job(self, processor: Any) -> Any:
+        """:func:`file_job` of ``processor`` with these options."""
+        return file_job(processor, self.dtype, self.num_threads, self.max_pixels, self.draft)
+
+
+def encode_paths(paths: Any, processor: Any, options: EncodeOptions) -> EncodeResult:
     """:func:`imagegpt_rs.encoding.encode_files` for a processor already made (see there)."""
-    check_on_error(on_error)
+    check_on_error(options.on_error)
     names = [os.fspath(p) for p in paths]
-    job = file_job(processor, dtype, num_threads, max_pixels, draft)
-    return collect(job, names, names, on_error, chunk_size, "paths")
+    job = options.job(processor)
+    return collect(job, names, names, options.on_error, options.chunk_size, "paths")
 
 
 def encode_blobs(
-    blobs: Sequence[bytes],
-    processor: Any,
-    *,
-    names: Sequence[str] | None = None,
-    dtype: Any = np.int64,
-    on_error: str = "raise",
-    num_threads: int | None = None,
-    chunk_size: int = 256,
-    max_pixels: int | None = None,
-    draft: bool = False,
+    blobs: Sequence[bytes], processor: Any, names: Sequence[str] | None, options: EncodeOptions
 ) -> EncodeResult:
     """:func:`imagegpt_rs.encoding.encode_bytes` for a processor already made (see there)."""
-    check_on_error(on_error)
+    check_on_error(options.on_error)
     labels = list(names) if names is not None else [f"<bytes {i}>" for i in range(len(blobs))]
-    job = file_job(processor, dtype, num_threads, max_pixels, draft)
-    return collect(job, list(blobs), labels, on_error, chunk_size, "bytes")
+    job = options.job(processor)
+    return collect(job, list(blobs), labels, options.on_error, options.chunk_size, "bytes")

@@ -51,10 +51,11 @@ def _version_text() -> str:
 
     info = build_info()
     if info["jpeg_decoder"] == "libjpeg-turbo":
-        simd = {True: "SIMD on", False: "SIMD off", None: "no SIMD for this CPU"}[info["jpeg_simd"]]
+        simd_states: dict[object, str] = {True: "SIMD on", False: "SIMD off", None: "no SIMD for this CPU"}
+        simd = simd_states[info["jpeg_simd"]]
         jpeg = f"libjpeg-turbo {info['libjpeg_turbo_version']} ({simd})"
     else:
-        jpeg = info["jpeg_decoder"]
+        jpeg = str(info["jpeg_decoder"])
     return (
         f"imagegpt-rs {__version__}\n"
         f"JPEG: {jpeg}\n"

@@ -231,13 +231,13 @@ class PretrainedConfigBase:
             self._create_id_label_maps(num_labels if num_labels is not None else 2)
         else:
             # JSON keys are strings: ids become ints again.
-            converted = {}
-            for key, value in id2label.items():
+            converted: dict[int, str] = {}
+            for label_id, label in id2label.items():
                 try:
-                    converted[int(key)] = value
+                    converted[int(label_id)] = label
                 except (TypeError, ValueError) as e:
                     raise ConfigValidationError.from_violations(
-                        owner, [("id2label", repr(id2label), f"keys must be integers, got {key!r}")]
+                        owner, [("id2label", repr(id2label), f"keys must be integers, got {label_id!r}")]
                     ) from e
             s("id2label", converted)
 
@@ -476,22 +476,25 @@ class PretrainedConfigBase:
             if not hasattr(self, k):
                 raise ValueError(f"key {k} isn't in the original config dict")
             old_v = getattr(self, k)
+            new_v: bool | int | float | str
             if isinstance(old_v, bool):
                 if v.lower() in ["true", "1", "y", "yes"]:
-                    v = True
+                    new_v = True
                 elif v.lower() in ["false", "0", "n", "no"]:
-                    v = False
+                    new_v = False
                 else:
                     raise ValueError(f"can't derive true or false from {v} (key {k})")
             elif isinstance(old_v, int):
-                v = int(v)
+                new_v = int(v)
             elif isinstance(old_v, float):
-                v = float(v)
-            elif not isinstance(old_v, str):
+                new_v = float(v)
+            elif isinstance(old_v, str):
+                new_v = v
+            else:
                 raise TypeError(
                     f"You can only update int, float, bool or string values in the config, got {v} for key {k}"
                 )
-            out[k] = v
+            out[k] = new_v
         return out
 
     # ------------------------------------------------------------------------------------------ loading

@@ -181,7 +181,12 @@ class _TarGz:
 def _encode_tars(job: Any, segments: list[tuple[Any, int, int]]):
     """Encodes items a..b of each of several consecutive tar shards in one native call (so that the
     members of small shards share one parallel batch); positions are relative to the first item."""
-    paths, files, offsets, sizes, call_pos, call_member = [], [], [], [], [], []
+    paths: list[str] = []
+    files: list[int] = []
+    offsets: list[int] = []
+    sizes: list[int] = []
+    call_pos: list[int] = []  # each item's position, relative to the first item
+    call_member: list[tuple[str, str]] = []  # each item's (tar path, member name)
     pre: list[tuple[int, str, str]] = []
     pos = 0
     for k, (tar, a, b) in enumerate(segments):
@@ -509,17 +514,26 @@ def encode_sources(
 ) -> ContainerResult:
     """Like :func:`~imagegpt_rs.encoding.encode_files` for tar shards, Parquet files, image files and
     directories mixed: every image item in order. Errors name the shard and member (or file and row)."""
-    from ._jobs import check_on_error, file_job
+    from ._jobs import EncodeOptions, check_on_error
     from .image_processing import as_image_processor
 
-    check_on_error(on_error)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    options = EncodeOptions(
+        dtype=dtype,
+        on_error=on_error,
+        num_threads=num_threads,
+        chunk_size=chunk_size,
+        max_pixels=max_pixels,
+        draft=draft,
+    )
+    check_on_error(options.on_error)
+    if options.chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {options.chunk_size}")
     sources = expand_sources(inputs, image_column=image_column, keep_columns=keep_columns)
-    job = file_job(as_image_processor(processor), dtype, num_threads, max_pixels, draft)
+    job = options.job(as_image_processor(processor))
     ids, idx, failures, extras = [], [], [], []
-    for c in range(0, len(sources), chunk_size):
-        i, x, f, extra = sources.encode(job, c, min(c + chunk_size, len(sources)), on_error)
+    step = options.chunk_size
+    for c in range(0, len(sources), step):
+        i, x, f, extra = sources.encode(job, c, min(c + step, len(sources)), options.on_error)
         ids.append(i)
         idx.append(x)
         failures.extend(f)

@@ -28,6 +28,7 @@ from ._io import atomic_write as _atomic_write  # module global: the crash tests
 from ._jobs import (
     DTYPES,
     EncodeFailure,
+    EncodeOptions,
     EncodeResult,
     check_on_error,
     encode_blobs,
@@ -82,9 +83,7 @@ def encode_files(
         max_pixels: decompression-bomb guard (default: Pillow's limit, 2 x 89,478,485 pixels).
         draft: JPEG DCT-domain downscaling while decoding (faster, not bit-exact; see README).
     """
-    return encode_paths(
-        paths,
-        as_image_processor(processor),
+    options = EncodeOptions(
         dtype=dtype,
         on_error=on_error,
         num_threads=num_threads,
@@ -92,6 +91,7 @@ def encode_files(
         max_pixels=max_pixels,
         draft=draft,
     )
+    return encode_paths(paths, as_image_processor(processor), options)
 
 
 def encode_bytes(
@@ -107,10 +107,7 @@ def encode_bytes(
     draft: bool = False,
 ) -> EncodeResult:
     """Like :func:`encode_files` for encoded images held in memory (``names`` label errors)."""
-    return encode_blobs(
-        blobs,
-        as_image_processor(processor),
-        names=names,
+    options = EncodeOptions(
         dtype=dtype,
         on_error=on_error,
         num_threads=num_threads,
@@ -118,6 +115,7 @@ def encode_bytes(
         max_pixels=max_pixels,
         draft=draft,
     )
+    return encode_blobs(blobs, as_image_processor(processor), names, options)
 
 
 # --------------------------------------------------------------------------- sharded writer
@@ -435,7 +433,7 @@ def _verified_shards(out: str, old: dict[str, Any], shard_size: int, redone: lis
     """The shards of an existing manifest that are intact (entry, file sizes, CRC-32s, rows and indices)
     and where this run would put them; the others are left out, to be encoded again, and their reasons
     appended to ``redone``."""
-    kept = []
+    kept: list[dict[str, Any]] = []
     for k, s in enumerate(old.get("shards", [])):
         try:
             _verify_shard(out, old, s, checksums=True)

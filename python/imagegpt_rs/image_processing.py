@@ -45,7 +45,7 @@ from ._images import (
     to_rgb_hwc,
 )
 from ._io import hub_download, read_json_file
-from ._jobs import array_job, check_size, encode_paths, filter_code, get_size_dict
+from ._jobs import EncodeOptions, array_job, check_size, encode_paths, filter_code, get_size_dict
 from .batch_feature import BatchFeature
 from .errors import InputError
 
@@ -336,9 +336,11 @@ class ImageGPTImageProcessor:
             and all(a.dtype == np.uint8 for a in arrays)
         ):
             # The whole batch in one native call: resize + quantize per image, in parallel, GIL released.
-            ids = self._encode_uint8(arrays, clusters, h, w, resample)
+            batch_ids = self._encode_uint8(arrays, clusters, h, w, resample)
             # Already one (N, H*W) array: hand it over whole when a tensor is asked for (no restacking).
-            return BatchFeature({"input_ids": ids if return_tensors else list(ids)}, tensor_type=return_tensors)
+            return BatchFeature(
+                {"input_ids": batch_ids if return_tensors else list(batch_ids)}, tensor_type=return_tensors
+            )
         if do_resize:
             arrays = [self._resize_hwc(arr, h, w, resample, i) for i, arr in enumerate(arrays)]
 
@@ -414,7 +416,7 @@ class ImageGPTImageProcessor:
     def encode_files(self, paths: Iterable[Any], **kwargs: Any) -> Any:
         """Decodes, resizes and quantizes image files in parallel with this processor's settings;
         see :func:`imagegpt_rs.encoding.encode_files` for the options and the result."""
-        return encode_paths(paths, self, **kwargs)
+        return encode_paths(paths, self, EncodeOptions(**kwargs))
 
     def decode(self, input_ids: Any, size: dict[str, int] | int | tuple[int, int] | None = None) -> np.ndarray:
         """Token ids back to uint8 RGB images (each pixel the color of its cluster).
@@ -517,7 +519,7 @@ class ImageGPTImageProcessor:
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: mutable, and __eq__ compares the settings
 
     # ------------------------------------------------------------------ interop
     def to_transformers(self) -> Any:

@@ -243,8 +243,10 @@ def _shape_of(item: Any, index: int) -> tuple[int, int]:
                 return im.size[1], im.size[0]
         except ImportError:
             pass
-        return _decode(os.fspath(item)).shape[:2]  # type: ignore[return-value]
-    return _to_u8(item, index).shape[:2]  # type: ignore[return-value]
+        h, w = _decode(os.fspath(item)).shape[:2]
+        return h, w
+    h, w = _to_u8(item, index).shape[:2]
+    return h, w
 
 
 def _in_order(fn: Callable[[int, Any], np.ndarray], items: Iterable[Any], threads: int | None) -> Iterable[np.ndarray]:

@@ -1,4 +1,5 @@
-//! Build steps of the core, when the `libjpeg-turbo` feature is on:
+//! Build steps of the core: `--cfg imagegpt_avx512` when the compiler is Rust 1.89 or newer (the AVX-512
+//! quantize kernel; see `avx512_cfg`) and, when the `libjpeg-turbo` feature is on:
 //! - compiles `src/decode/jpeg/jpeg_rows.c` (row-by-row JPEG decoding through the libjpeg API)
 //!   against the headers of the libjpeg-turbo that turbojpeg-sys builds;
 //! - records that libjpeg-turbo's version for `build_info`.
@@ -14,6 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn main() {
+    avx512_cfg();
     println!("cargo:rerun-if-changed=src/decode/jpeg/jpeg_rows.c");
     println!("cargo:rerun-if-env-changed=DEP_TURBOJPEG_INCLUDE");
     let include_dirs: Vec<PathBuf> = env::var("DEP_TURBOJPEG_INCLUDE")
@@ -53,4 +55,28 @@ fn read_version(jconfig: &Path) -> Option<String> {
             _ => None,
         }
     })
+}
+
+/// `imagegpt_avx512` when the compiler has the avx512f/avx512vl target features (stable since Rust 1.89):
+/// older compilers (down to the workspace's rust-version) build the quantizer without its AVX-512 kernel
+/// (the AVX2 one computes the same results).
+fn avx512_cfg() {
+    println!("cargo:rustc-check-cfg=cfg(imagegpt_avx512)");
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let minor = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|v| {
+            v.split_whitespace()
+                .nth(1)?
+                .split('.')
+                .nth(1)?
+                .parse::<u32>()
+                .ok()
+        });
+    if minor.is_some_and(|m| m >= 89) {
+        println!("cargo:rustc-cfg=imagegpt_avx512");
+    }
 }

@@ -89,7 +89,7 @@ class ImageGPTMapper:
         bad = [e for e in errors if e]
         if bad and self.on_error == "raise":
             raise ImageDecodeError(bad[0])
-        out_batch = {self.output_column: [None if x is None else x.tolist() for x in ids]}
+        out_batch: dict[str, list[Any]] = {self.output_column: [None if x is None else x.tolist() for x in ids]}
         if self.on_error == "skip":
             out_batch[self.error_column] = errors
         return out_batch

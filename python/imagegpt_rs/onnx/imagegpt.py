@@ -31,6 +31,8 @@ class ImageGPTOnnxConfig(OnnxConfig):
         """``OrderedDict([("input_ids", {0: "batch", 1: "sequence"})])``."""
         return OrderedDict([("input_ids", {0: "batch", 1: "sequence"})])
 
+    # The override's ignore: transformers' ImageGPTOnnxConfig narrows OnnxConfig's signature the same way (no
+    # num_choices, sampling_rate, ...; another positional order), and this class mirrors it.
     def generate_dummy_inputs(  # type: ignore[override]
         self,
         preprocessor: Any,

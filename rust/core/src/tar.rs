@@ -284,7 +284,7 @@ pub fn index_tar<R: Read + Seek>(mut r: R, len: u64) -> TarIndex {
             );
             break;
         };
-        if data_start.checked_add(size).map_or(true, |end| end > len) {
+        if data_start.checked_add(size).is_none_or(|end| end > len) {
             let name = long_name
                 .clone()
                 .or_else(|| pax_path.clone())

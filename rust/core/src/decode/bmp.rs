@@ -260,7 +260,7 @@ pub(super) fn decode_bmp(
             .checked_mul(step)
             .and_then(|n| n.checked_add(line))
             .and_then(|n| n.checked_add(start));
-        if need.map_or(true, |n| n > data.len() as u64) {
+        if need.is_none_or(|n| n > data.len() as u64) {
             return Err(truncated(format!(
                 "{height} rows of {line} bytes (every {step} bytes) from byte {start} need {} bytes, the data has {}",
                 need.map_or(String::from("more than 2^64"), |n| n.to_string()),
@@ -354,7 +354,7 @@ fn bmp_rle(
             if rle4 {
                 out.extend((0..n).map(|i| if i % 2 == 0 { byte >> 4 } else { byte & 15 }));
             } else {
-                out.extend(std::iter::repeat(byte).take(n));
+                out.extend(std::iter::repeat_n(byte, n));
             }
             x += n;
         } else if byte == 0 {

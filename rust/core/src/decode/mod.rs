@@ -59,7 +59,7 @@
 //! randomly mutated TIFFs are refused where Pillow's tolerant tag reader decodes them. APNG: the
 //! default image, which is Pillow's frame 0.
 //!
-//! BMP has its own decoder (no BMP crate fits the Rust 1.80 floor) that copies Pillow 13's
+//! BMP has its own decoder (written when no BMP crate fit the crate's Rust floor) that copies Pillow 13's
 //! `BmpImagePlugin` rule by rule: the OS/2 core, INFO, V2-V5 and OS/2 2.x headers; bottom-up and
 //! top-down rows (top-down when the height's top byte is 0xFF); only the BI_BITFIELDS masks Pillow
 //! lists; RLE8/RLE4 with Pillow's decoder (runs clipped at the row end, absolute runs padded to an

@@ -117,7 +117,7 @@ pub(super) unsafe fn eval_avx2<T: Real, const NAN: bool>(
 /// # Safety
 /// The CPU must support AVX-512F, AVX-512VL, AVX2 and FMA; the dispatcher calls it only after
 /// detecting all four at run time.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", imagegpt_avx512))]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 pub(super) unsafe fn eval_avx512<T: Real, const NAN: bool>(
     blk: &mut Block<T>,
@@ -132,7 +132,7 @@ pub(super) enum Isa {
     Generic,
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", imagegpt_avx512))]
     Avx512,
 }
 
@@ -140,7 +140,7 @@ pub(super) enum Isa {
 /// `"avx2+fma"` or `"generic"` (every one computes the same IEEE results; see [`eval`]).
 pub fn kernel_isa() -> &'static str {
     match isa() {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", imagegpt_avx512))]
         Isa::Avx512 => "avx512",
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => "avx2+fma",
@@ -154,6 +154,7 @@ pub(super) fn isa() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if std::env::var_os("IMAGEGPT_RS_NO_SIMD").is_none() {
+                #[cfg(imagegpt_avx512)]
                 if is_x86_feature_detected!("avx512f")
                     && is_x86_feature_detected!("avx512vl")
                     && is_x86_feature_detected!("avx2")
@@ -175,7 +176,7 @@ pub(super) fn isa() -> Isa {
 /// fused multiply-add in all of them (a library call without hardware FMA), nothing else is fused.
 pub(super) fn eval<T: Real>(blk: &mut Block<T>, cands: &[u32], ar: &Arith<T>, nan: bool) {
     match isa() {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", imagegpt_avx512))]
         // SAFETY: `isa()` returned Avx512 only after `is_x86_feature_detected!` confirmed avx512f,
         // avx512vl, avx2 and fma on this CPU, the features `eval_avx512` is compiled for.
         Isa::Avx512 => unsafe {

@@ -728,7 +728,7 @@ mod tests {
             // Eight Paeth rows so the widest wavefront runs too.
             for _ in 0..7 {
                 filtered.push(4);
-                filtered.extend(std::iter::repeat(x).take(rb));
+                filtered.extend(std::iter::repeat_n(x, rb));
             }
             let shape = Scanlines {
                 height: 9,

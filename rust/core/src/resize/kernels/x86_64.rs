@@ -14,9 +14,13 @@ use std::arch::x86_64::{
 use super::super::horizontal::{horizontal_block, HGeom};
 use super::super::vertical::vertical_row;
 
-/// [`horizontal_block`] compiled with AVX2. Calling it is `unsafe`: only on a CPU with AVX2.
+/// [`horizontal_block`] compiled with AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 (the dispatcher checks it first). `unsafe fn`: a safe `#[target_feature]`
+/// function needs Rust 1.86, and the workspace's rust-version is 1.85.
 #[target_feature(enable = "avx2")]
-pub(super) fn horizontal_block_avx2<const C: usize, const L: usize>(
+pub(super) unsafe fn horizontal_block_avx2<const C: usize, const L: usize>(
     rows: &[u8],
     n: usize,
     geom: HGeom<'_>,
@@ -27,9 +31,12 @@ pub(super) fn horizontal_block_avx2<const C: usize, const L: usize>(
     horizontal_block::<C, L>(rows, n, geom, out, strips, scratch);
 }
 
-/// [`vertical_row`] compiled with AVX2. Calling it is `unsafe`: only on a CPU with AVX2.
+/// [`vertical_row`] compiled with AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 (the dispatcher checks it first); `unsafe fn` for Rust 1.85, as above.
 #[target_feature(enable = "avx2")]
-pub(super) fn vertical_row_avx2(
+pub(super) unsafe fn vertical_row_avx2(
     data: &[u8],
     in_stride: usize,
     first: usize,
