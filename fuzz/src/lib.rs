@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use imagegpt_core::config::{validate_imagegpt_config, validated_fields, Value};
 use imagegpt_core::decode::{self, DecodeOptions, DecodedImage, ImageFormat, JpegDecoder, RgbRows};
-use imagegpt_core::png_scanlines::{read_scanlines, Scanlines};
+use imagegpt_core::decode::png::scanlines::{read_scanlines, Scanlines};
 use imagegpt_core::resize::{cached_plan, Filter, ImageView, PillowCompat, ResizePlan, RowResizer};
 use imagegpt_core::tar::index_tar;
 

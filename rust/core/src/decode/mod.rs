@@ -98,7 +98,9 @@ mod gif;
 mod input;
 mod jpeg;
 mod limits;
-mod png;
+// Public for its fast path, `png::scanlines` (inflate + unfiltering), which fuzz/ checks against the
+// `png` crate directly.
+pub mod png;
 #[cfg(test)]
 mod test_support;
 mod tiff;

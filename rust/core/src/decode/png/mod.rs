@@ -3,7 +3,7 @@
 //! type and bit depth to RGB, and the streamed rows of [`decode_rows`](super::decode_rows).
 //! The fast path for well-formed pixel data is in `scanlines.rs`.
 
-mod scanlines;
+pub mod scanlines;
 
 use std::io::Cursor;
 
