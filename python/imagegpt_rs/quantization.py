@@ -4,7 +4,7 @@ transformers' ``ImageGPTImageProcessor`` normalizes uint8 pixels to ``x = f32(f6
 and assigns each pixel the first index minimizing ``a2 - 2 * (x @ clusters.T) + b2`` (its
 ``color_quantize``), with NumPy's float32/float64 promotion and OpenBLAS' rounding. `ColorQuantizer`
 returns the same ids, bit for bit, through a lookup table of all 2**24 colors built once per palette
-in Rust (the exactness argument is in ``rust/core/src/quantize.rs``), and computes small inputs
+in Rust (the exactness argument is in ``rust/core/src/quantize/mod.rs``), and computes small inputs
 directly. Calls release the GIL and run on all cores (or ``num_threads``).
 """
 
