@@ -407,16 +407,7 @@ impl Quantizer {
     /// Quantizes uint8 RGB pixels (`pixels.len() == 3 * out.len()`), as
     /// `color_quantize(normalize(pixels), clusters)` over the whole array at once.
     pub fn quantize_u8<O: OutId>(&self, pixels: &[u8], out: &mut [O]) -> Result<(), QuantizeError> {
-        if pixels.len() % 3 != 0 {
-            return Err(QuantizeError::Shape(pixels.len()));
-        }
-        let n = pixels.len() / 3;
-        if out.len() != n {
-            return Err(QuantizeError::OutLength {
-                expected: n,
-                got: out.len(),
-            });
-        }
+        let n = pixel_count(pixels.len(), out.len())?;
         if n == 0 {
             return Ok(());
         }
@@ -509,16 +500,7 @@ impl Quantizer {
         pixels: &[P],
         out: &mut [O],
     ) -> Result<(), QuantizeError> {
-        if pixels.len() % 3 != 0 {
-            return Err(QuantizeError::Shape(pixels.len()));
-        }
-        let n = pixels.len() / 3;
-        if out.len() != n {
-            return Err(QuantizeError::OutLength {
-                expected: n,
-                got: out.len(),
-            });
-        }
+        let n = pixel_count(pixels.len(), out.len())?;
         if let Some(i) = pixels.iter().position(|v| !v.as_f64().is_finite()) {
             let v = pixels[i].as_f64();
             let value = if v.is_nan() {
@@ -630,6 +612,21 @@ impl Quantizer {
                 .collect(),
         }
     }
+}
+
+/// The number of RGB pixels in `values` channel values, checked against an output of `out` ids.
+fn pixel_count(values: usize, out: usize) -> Result<usize, QuantizeError> {
+    if values % 3 != 0 {
+        return Err(QuantizeError::Shape(values));
+    }
+    let n = values / 3;
+    if out != n {
+        return Err(QuantizeError::OutLength {
+            expected: n,
+            got: out,
+        });
+    }
+    Ok(n)
 }
 
 /// The uint8 values of float pixels when every value is exactly a normalized uint8 value.
